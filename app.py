@@ -1,0 +1,156 @@
+"""The Starlette application: long-lived clients built once in the lifespan, routes, and the
+GraphQL view that builds a typed Context for every request.
+
+Run it with `make run`, or `uvicorn app:create_app --factory` after `python -m cli migrate`.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from strawberry.asgi import GraphQL
+
+import graphiql
+from datasources.cache import Cache, create_cache
+from datasources.db.engine import Sessions, create_engine, session_factory
+from loaders import make_loaders
+from schema import schema
+from schema.context import Context
+from settings import ROOT, Settings, get_settings
+
+logger = logging.getLogger("hospital_bff")
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Resources:
+    """What lives as long as the process: one engine, one cache client."""
+
+    settings: Settings
+    engine: AsyncEngine
+    sessions: Sessions
+    cache: Cache
+    clock: Clock
+
+
+class HospitalGraphQL(GraphQL[Context, None]):
+    """strawberry's ASGI view with our Context and the offline GraphiQL page."""
+
+    def __init__(self, resources: Callable[[], Resources], **kwargs: Any) -> None:
+        super().__init__(schema, **kwargs)
+        self._resources = resources
+
+    async def get_context(self, request: Request, response: Any) -> Context:  # type: ignore[override]
+        res = self._resources()
+        now = res.clock()
+        return Context(
+            request=request,
+            request_id=request.scope.get("state", {}).get("request_id", "-"),
+            now=now,
+            settings=res.settings,
+            db=res.sessions,
+            cache=res.cache,
+            loaders=make_loaders(res.sessions, now=now, stats_window_days=res.settings.stats_window_days),
+        )
+
+    async def render_graphql_ide(self, request: Request) -> HTMLResponse:
+        return HTMLResponse(graphiql.graphiql_html(ROOT))
+
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+class RequestIdMiddleware:
+    """Gives every request an id (the caller's X-Request-ID when well-formed) and echoes it back."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
+        request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message.setdefault("headers", []).append((b"x-request-id", request_id.encode()))
+            await send(message)
+
+        await self.app(scope, receive, send_with_id)
+
+
+async def healthz(_: Request) -> Response:
+    """The process is alive and serving."""
+    return JSONResponse({"status": "ok"})
+
+
+async def readyz(request: Request) -> Response:
+    """Ready for traffic: the database answers, and Redis when it is configured."""
+    res: Resources = request.app.state.resources
+    checks: dict[str, str] = {}
+    try:
+        async with res.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+        checks["database"] = "ok"
+    except Exception:
+        logger.warning("readiness: database unreachable", exc_info=True)
+        checks["database"] = "unreachable"
+    checks["cache"] = "ok" if await res.cache.ping() else "unreachable"
+    if res.cache.backend == "memory":
+        checks["cache"] = "ok (in-process)"
+    ready = all(value.startswith("ok") for value in checks.values())
+    return JSONResponse(
+        {"status": "ready" if ready else "not ready", "checks": checks}, status_code=200 if ready else 503
+    )
+
+
+def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> Starlette:
+    settings = settings or get_settings()
+    state: dict[str, Resources] = {}
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        engine = create_engine(
+            settings.database_url, pool_size=settings.database_pool_size, echo=settings.database_echo
+        )
+        cache = create_cache(settings.redis_url, settings.redis_key_prefix)
+        resources = Resources(settings, engine, session_factory(engine), cache, clock)
+        state["resources"] = app.state.resources = resources
+        try:
+            yield
+        finally:
+            await cache.close()
+            await engine.dispose()
+
+    view = HospitalGraphQL(lambda: state["resources"], graphql_ide="graphiql" if settings.is_dev else None)
+    routes: list[BaseRoute] = [
+        Route("/graphql", view, methods=["GET", "POST"]),
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
+        *graphiql.asset_routes(ROOT),
+    ]
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.add_middleware(RequestIdMiddleware)
+    return app

@@ -1,0 +1,89 @@
+"""Command line: `python -m cli serve | migrate | seed`.
+
+serve     migrate, fill an empty database with demo data (dev), then run uvicorn
+migrate   bring the database to the newest schema
+seed      generate the demo data set (idempotent); --scale 10 gives 1,000,000 consults
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from datetime import datetime
+
+from datasources.db.demo import seed_demo_data
+from datasources.db.engine import create_engine
+from datasources.db.migrate import upgrade_to_head
+from settings import ConfigurationError, Settings, get_settings
+
+logger = logging.getLogger("hospital_bff.cli")
+
+
+async def migrate(settings: Settings) -> None:
+    engine = create_engine(settings.database_url)
+    try:
+        await upgrade_to_head(engine)
+    finally:
+        await engine.dispose()
+
+
+async def seed(settings: Settings, *, scale: float, force: bool, anchor: datetime | None) -> None:
+    engine = create_engine(settings.database_url)
+    try:
+        await upgrade_to_head(engine)
+        report = await seed_demo_data(engine, scale=scale, force=force, anchor=anchor)
+    finally:
+        await engine.dispose()
+    if report.skipped:
+        print("demo data already present; nothing to do (use --force to rebuild)")
+    else:
+        print(
+            f"seeded {report.departments} departments, {report.staff} staff, {report.teams} teams, "
+            f"{report.articles} articles and {report.consults:,} consults in {report.seconds:.1f} s"
+        )
+
+
+def serve(settings: Settings) -> None:
+    import uvicorn
+
+    asyncio.run(migrate(settings))
+    if settings.seed_demo_data:
+        asyncio.run(seed(settings, scale=settings.demo_scale, force=False, anchor=None))
+    print(f"hospital-bff: GraphiQL at http://{settings.host}:{settings.port}/graphql")
+    uvicorn.run("app:create_app", factory=True, host=settings.host, port=settings.port, proxy_headers=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m cli", description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("serve", help="migrate, seed an empty database (dev) and serve")
+    commands.add_parser("migrate", help="apply database migrations")
+    seed_parser = commands.add_parser("seed", help="generate demo data")
+    seed_parser.add_argument("--scale", type=float, default=None, help="1 = 100,000 consults (default: DEMO_SCALE)")
+    seed_parser.add_argument("--force", action="store_true", help="replace existing demo data")
+    seed_parser.add_argument(
+        "--anchor", type=datetime.fromisoformat, default=None, help="end of the history (ISO 8601 with offset)"
+    )
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    try:
+        settings = get_settings()
+    except ConfigurationError as exc:
+        print(exc.code, file=sys.stderr)
+        return 2
+    if args.command == "serve":
+        serve(settings)
+    elif args.command == "migrate":
+        asyncio.run(migrate(settings))
+    else:
+        scale = settings.demo_scale if args.scale is None else args.scale
+        asyncio.run(seed(settings, scale=scale, force=args.force, anchor=args.anchor))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

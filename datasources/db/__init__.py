@@ -1,0 +1,1 @@
+"""Relational storage: engine and sessions, tables, and one query module per domain."""

@@ -1,0 +1,1 @@
+"""Read queries per domain. Keyword-only functions, no strawberry imports, plain rows out."""

@@ -1,0 +1,245 @@
+"""The relational model (SQLAlchemy 2 typed ORM). Every change here needs an Alembic migration."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from datasources.db.types import UTCDateTime
+from domain.enums import (
+    ArticleCategory,
+    ArticleStatus,
+    ConsultService,
+    ConsultStatus,
+    EntryKind,
+    HomepageModule,
+    LayoutVariant,
+    LinkKind,
+    StaffRole,
+)
+
+# Stable constraint names, so migrations can refer to them on both databases.
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def _enum(cls: type) -> Enum:
+    # Stored as checked VARCHAR rather than native enum types: adding a value later is a
+    # plain migration on both SQLite and PostgreSQL.
+    return Enum(cls, native_enum=False, length=32, validate_strings=True, create_constraint=True)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime, dict[str, Any]: JSON, list[str]: JSON}
+
+
+class Department(Base):
+    __tablename__ = "departments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(64))
+    description: Mapped[str] = mapped_column(Text, default="")
+    location: Mapped[str] = mapped_column(String(128), default="")
+    registration_kind: Mapped[LinkKind] = mapped_column(_enum(LinkKind), default=LinkKind.MINI_PROGRAM_PAGE)
+    registration_target: Mapped[str] = mapped_column(String(512))
+
+
+class Staff(Base):
+    __tablename__ = "staff"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(64))
+    role: Mapped[StaffRole] = mapped_column(_enum(StaffRole), index=True)
+    title: Mapped[str] = mapped_column(String(64))
+    specialties: Mapped[list[str]] = mapped_column(default=list)
+    photo_url: Mapped[str] = mapped_column(String(512), default="")
+    introduction: Mapped[str] = mapped_column(Text, default="")
+    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"), index=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    registration_kind: Mapped[LinkKind] = mapped_column(_enum(LinkKind), default=LinkKind.MINI_PROGRAM_PAGE)
+    registration_target: Mapped[str] = mapped_column(String(512))
+
+
+class Team(Base):
+    __tablename__ = "teams"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"), index=True)
+    leader_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class TeamMember(Base):
+    __tablename__ = "team_members"
+
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), primary_key=True, index=True)
+    position: Mapped[int] = mapped_column(SmallInteger, default=0)
+
+
+class ServiceOffering(Base):
+    """Which of the five consult services a staff member or a team offers, and its price."""
+
+    __tablename__ = "service_offerings"
+    __table_args__ = (
+        CheckConstraint("(staff_id IS NULL) <> (team_id IS NULL)", name="one_provider"),
+        CheckConstraint("price_cents >= 0", name="price_not_negative"),
+        UniqueConstraint("service", "staff_id", "team_id", name="uq_service_offerings_provider"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    service: Mapped[ConsultService] = mapped_column(_enum(ConsultService), index=True)
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), index=True)
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"), index=True)
+    price_cents: Mapped[int] = mapped_column(Integer)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class Consult(Base):
+    """One internet consult, with the times that the staff statistics are computed from."""
+
+    __tablename__ = "consults"
+    __table_args__ = (
+        CheckConstraint("rating IS NULL OR (rating BETWEEN 1 AND 5)", name="rating_range"),
+        Index("ix_consults_staff_response", "staff_id", "first_response_at"),
+        Index("ix_consults_department_completed", "department_id", "completed_at"),
+        Index("ix_consults_team_completed", "team_id", "completed_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    service: Mapped[ConsultService] = mapped_column(_enum(ConsultService))
+    patient_id: Mapped[int] = mapped_column(Integer, index=True)
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"))
+    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"))
+    status: Mapped[ConsultStatus] = mapped_column(_enum(ConsultStatus))
+    price_cents: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime]
+    paid_at: Mapped[datetime | None]
+    first_response_at: Mapped[datetime | None]
+    completed_at: Mapped[datetime | None]
+    rating: Mapped[int | None] = mapped_column(SmallInteger)
+    review: Mapped[str | None] = mapped_column(Text)
+    reviewed_at: Mapped[datetime | None]
+
+
+class ConsultServiceEntry(Base):
+    """How each of the five services is presented in the homepage's consult zone."""
+
+    __tablename__ = "consult_service_entries"
+
+    service: Mapped[ConsultService] = mapped_column(_enum(ConsultService), primary_key=True)
+    title: Mapped[str] = mapped_column(String(32))
+    subtitle: Mapped[str] = mapped_column(String(128))
+    entry_text: Mapped[str] = mapped_column(Text)
+    requirements: Mapped[list[str]] = mapped_column(default=list)
+    icon_url: Mapped[str] = mapped_column(String(512), default="")
+    position: Mapped[int] = mapped_column(SmallInteger)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class FeaturedDepartment(Base):
+    __tablename__ = "featured_departments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"), unique=True)
+    position: Mapped[int] = mapped_column(SmallInteger)
+    image_url: Mapped[str] = mapped_column(String(512))
+    blurb: Mapped[str] = mapped_column(String(256))
+    # Empty means "the department's own registration page".
+    link_target: Mapped[str | None] = mapped_column(String(512))
+
+
+class HomepageEntry(Base):
+    __tablename__ = "homepage_entries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[EntryKind] = mapped_column(_enum(EntryKind), unique=True)
+    title: Mapped[str] = mapped_column(String(32))
+    icon_url: Mapped[str] = mapped_column(String(512), default="")
+    link_kind: Mapped[LinkKind] = mapped_column(_enum(LinkKind), default=LinkKind.MINI_PROGRAM_PAGE)
+    target: Mapped[str] = mapped_column(String(512))
+    visible: Mapped[bool] = mapped_column(Boolean, default=True)
+    position: Mapped[int] = mapped_column(SmallInteger)
+
+
+class ThemeToken(Base):
+    __tablename__ = "theme_tokens"
+    __table_args__ = (UniqueConstraint("variant", "name", name="uq_theme_tokens_variant_name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    variant: Mapped[LayoutVariant] = mapped_column(_enum(LayoutVariant))
+    name: Mapped[str] = mapped_column(String(64))
+    value: Mapped[str] = mapped_column(String(64))
+    description: Mapped[str] = mapped_column(String(128), default="")
+
+
+class LayoutModule(Base):
+    __tablename__ = "layout_modules"
+    __table_args__ = (UniqueConstraint("variant", "module", name="uq_layout_modules_variant_module"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    variant: Mapped[LayoutVariant] = mapped_column(_enum(LayoutVariant))
+    module: Mapped[HomepageModule] = mapped_column(_enum(HomepageModule))
+    position: Mapped[int] = mapped_column(SmallInteger)
+    visible: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class LayoutSetting(Base):
+    __tablename__ = "layout_settings"
+
+    variant: Mapped[LayoutVariant] = mapped_column(_enum(LayoutVariant), primary_key=True)
+    compact: Mapped[bool] = mapped_column(Boolean, default=True)
+    font_scale: Mapped[float] = mapped_column(default=1.0)
+
+
+class Article(Base):
+    __tablename__ = "articles"
+    __table_args__ = (Index("ix_articles_category_published", "category", "status", "published_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    category: Mapped[ArticleCategory] = mapped_column(_enum(ArticleCategory))
+    title: Mapped[str] = mapped_column(String(128))
+    summary: Mapped[str] = mapped_column(String(512))
+    cover_url: Mapped[str] = mapped_column(String(512), default="")
+    body: Mapped[str] = mapped_column(Text)
+    status: Mapped[ArticleStatus] = mapped_column(_enum(ArticleStatus))
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
+    author: Mapped[str] = mapped_column(String(64), default="")
+    published_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+
+
+class AppMeta(Base):
+    """Small facts about this database, such as which demo data set it holds."""
+
+    __tablename__ = "app_meta"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[dict[str, Any]] = mapped_column()

@@ -1,0 +1,65 @@
+"""The vocabularies of the hospital, shared by the database, the rules and the schema."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class StaffRole(StrEnum):
+    DOCTOR = "DOCTOR"  # 医
+    NURSE = "NURSE"  # 护
+    PHARMACIST = "PHARMACIST"  # 药
+
+
+class ConsultService(StrEnum):
+    FOLLOW_UP = "FOLLOW_UP"  # 复诊续方
+    VIDEO = "VIDEO"  # 视频问诊
+    RAPID = "RAPID"  # 极速咨询
+    TEAM = "TEAM"  # 团队咨询
+    MDT = "MDT"  # 多学科诊疗
+
+
+class ConsultStatus(StrEnum):
+    CREATED = "CREATED"
+    PAID = "PAID"
+    IN_PROGRESS = "IN_PROGRESS"
+    COMPLETED = "COMPLETED"
+    CANCELLED = "CANCELLED"
+    REFUNDED = "REFUNDED"
+
+
+class ArticleCategory(StrEnum):
+    SCIENCE = "SCIENCE"  # 科普
+    NEWS = "NEWS"  # 资讯
+    HOSPITAL_NEWS = "HOSPITAL_NEWS"  # 医院动态
+
+
+class ArticleStatus(StrEnum):
+    DRAFT = "DRAFT"
+    PUBLISHED = "PUBLISHED"
+    ARCHIVED = "ARCHIVED"
+
+
+class EntryKind(StrEnum):
+    POINTS_MALL = "POINTS_MALL"  # 积分商城
+    BUSINESS_EXPANSION = "BUSINESS_EXPANSION"  # 业务拓展
+    MY_BENEFITS = "MY_BENEFITS"  # 我的权益
+
+
+class HomepageModule(StrEnum):
+    CONSULT_ZONE = "CONSULT_ZONE"
+    FEATURED_DEPARTMENTS = "FEATURED_DEPARTMENTS"
+    RANKINGS = "RANKINGS"
+    PATIENT_SERVICES = "PATIENT_SERVICES"
+    ENTRIES = "ENTRIES"
+    ARTICLES = "ARTICLES"
+
+
+class LayoutVariant(StrEnum):
+    STANDARD = "STANDARD"
+    ELDER = "ELDER"  # 长辈版
+
+
+class LinkKind(StrEnum):
+    MINI_PROGRAM_PAGE = "MINI_PROGRAM_PAGE"  # a page path inside the mini-program
+    WEB_PAGE = "WEB_PAGE"  # an https page opened in a web-view

@@ -1,0 +1,115 @@
+"""Types shared by every domain: connections (Relay-style pages), links, money."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Callable, Sequence
+from typing import Generic, TypeVar
+
+import strawberry
+
+from datasources.db.queries.pages import Page
+from domain.enums import LinkKind
+from schema.errors import BadInput
+
+NodeT = TypeVar("NodeT")
+RowT = TypeVar("RowT")
+
+strawberry.enum(
+    LinkKind,
+    description="Where a link leads: MINI_PROGRAM_PAGE is a page path inside the mini-program "
+    "(navigate with wx.navigateTo); WEB_PAGE is an https address opened in a web-view.",
+)
+
+
+@strawberry.type(description="Where the mini-program navigates when an entry is tapped.")
+class Link:
+    kind: LinkKind = strawberry.field(description="Whether the target is a mini-program page or a web page.")
+    target: str = strawberry.field(description="Page path (with query) or https address.")
+
+
+@strawberry.type(description="The registration (挂号) page of a department or staff member.")
+class RegistrationLink:
+    kind: LinkKind = strawberry.field(description="Whether the target is a mini-program page or a web page.")
+    target: str = strawberry.field(description="Page path (with query) or https address to navigate to.")
+    department_id: strawberry.ID = strawberry.field(description="The department the link registers with.")
+    staff_id: strawberry.ID | None = strawberry.field(
+        description="The staff member the link books, when it books a named doctor, nurse or pharmacist."
+    )
+
+
+@strawberry.type(description="An amount of money in Chinese yuan.")
+class Money:
+    cents: int = strawberry.field(description="The amount in fen (1/100 yuan), exact.")
+
+    @strawberry.field(description='The amount for display, e.g. "¥20.00".')
+    def text(self) -> str:
+        return f"¥{self.cents // 100}.{self.cents % 100:02d}"
+
+
+@strawberry.type(description="Where a page sits in the whole list.")
+class PageInfo:
+    has_next_page: bool = strawberry.field(description="True when more items follow `endCursor`.")
+    end_cursor: str | None = strawberry.field(description="Pass as `after` to fetch the next page.")
+
+
+@strawberry.type(description="One item of a page, with the cursor that points at it.")
+class Edge(Generic[NodeT]):
+    cursor: str = strawberry.field(description="Opaque position of this item; pass as `after`.")
+    node: NodeT = strawberry.field(description="The item.")
+
+
+@strawberry.type(description="A page of a list (Relay-style connection) with the size of the whole list.")
+class Connection(Generic[NodeT]):
+    edges: list[Edge[NodeT]] = strawberry.field(description="The items of this page, in order.")
+    page_info: PageInfo = strawberry.field(description="Whether more pages follow, and from where.")
+    total_count: int = strawberry.field(description="Number of items in the whole list, over all pages.")
+
+    @strawberry.field(description="The items of this page without their cursors.")
+    def nodes(self) -> list[NodeT]:
+        return [edge.node for edge in self.edges]
+
+
+def encode_cursor(kind: str, key: int) -> str:
+    return base64.urlsafe_b64encode(f"{kind}:{key}".encode()).decode()
+
+
+def decode_cursor(kind: str, cursor: str | None) -> int | None:
+    if cursor is None:
+        return None
+    try:
+        prefix, _, key = base64.urlsafe_b64decode(cursor.encode()).decode().partition(":")
+        if prefix == kind:
+            return int(key)
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        pass
+    raise BadInput("`after` is not a cursor of this list; pass an `endCursor` you received.", argument="after")
+
+
+def check_first(first: int, maximum: int) -> int:
+    if not 1 <= first <= maximum:
+        raise BadInput(f"`first` must be between 1 and {maximum}.", argument="first")
+    return first
+
+
+def parse_id(value: strawberry.ID, argument: str = "id") -> int:
+    try:
+        number = int(str(value))
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise BadInput(f"`{argument}` is not a valid id.", argument=argument)
+    return number
+
+
+def to_connection(
+    page: Page[RowT], *, kind: str, key: Callable[[RowT], int], convert: Callable[[RowT], NodeT]
+) -> Connection[NodeT]:
+    rows: Sequence[RowT] = page.rows
+    edges = [Edge(cursor=encode_cursor(kind, key(row)), node=convert(row)) for row in rows]
+    return Connection(
+        edges=edges,
+        page_info=PageInfo(has_next_page=page.has_next, end_cursor=edges[-1].cursor if edges else None),
+        total_count=page.total,
+    )

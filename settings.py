@@ -1,0 +1,99 @@
+"""Configuration read from environment variables (and an optional `.env` file).
+
+Every setting has a safe default for the embedded demo; production overrides them through the
+environment. A wrong value stops start-up with a message that names the variable.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ROOT = Path(__file__).resolve().parent
+
+
+class Environment(StrEnum):
+    DEV = "dev"
+    PROD = "prod"
+
+
+class Settings(BaseSettings):
+    """All runtime configuration of hospital-bff."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    env: Environment = Field(Environment.DEV, description="dev or prod; prod turns off demo conveniences.")
+    host: str = Field("127.0.0.1", description="Address the HTTP server binds to.")
+    port: int = Field(8000, ge=1, le=65535, description="Port the HTTP server listens on.")
+    database_url: str = Field(
+        f"sqlite+aiosqlite:///{ROOT / 'hospital.db'}",
+        description="SQLAlchemy async URL: sqlite+aiosqlite:///file.db or postgresql+asyncpg://...",
+    )
+    database_pool_size: int = Field(10, ge=1, le=200, description="Connections per instance (PostgreSQL).")
+    database_echo: bool = Field(False, description="Log every SQL statement (development only).")
+    redis_url: str | None = Field(None, description="redis://host:port/db; unset means in-process cache.")
+    redis_key_prefix: str = Field("hbff:", description="Prefix of every Redis key this instance writes.")
+    timezone: str = Field("Asia/Shanghai", description="Time zone of every day and month boundary.")
+    seed_demo_data: bool = Field(True, description="Fill an empty database with demo data at `make run`.")
+    demo_scale: float = Field(1.0, gt=0, le=100, description="Demo size: 1 = 100,000 consults.")
+    stats_window_days: int = Field(30, ge=1, le=365, description="Window of 接单数 and 平均接单时间.")
+    min_reviews_for_rate: int = Field(5, ge=1, le=1000, description="Reviews needed before 好评率 is shown.")
+    page_size_max: int = Field(50, ge=1, le=500, description="Largest `first` a list accepts.")
+    articles_per_category: int = Field(3, ge=1, le=20, description="Latest articles per category on the homepage.")
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_driver(cls, value: str) -> str:
+        if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        if not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must start with redis://, rediss:// or unix://")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @property
+    def is_dev(self) -> bool:
+        return self.env is Environment.DEV
+
+
+class ConfigurationError(SystemExit):
+    """Raised at start-up when an environment variable holds a wrong value."""
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the settings, turning a validation error into one readable line per variable."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        lines = []
+        for error in exc.errors():
+            variable = str(error["loc"][0]).upper() if error["loc"] else "?"
+            # The value itself is left out: URLs may carry passwords.
+            lines.append(f"  {variable}: {error['msg']}")
+        raise ConfigurationError("Invalid configuration:\n" + "\n".join(lines)) from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return load_settings()
