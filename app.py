@@ -58,6 +58,8 @@ class HospitalGraphQL(GraphQL[Context, None]):
     def __init__(self, resources: Callable[[], Resources], **kwargs: Any) -> None:
         super().__init__(schema, **kwargs)
         self._resources = resources
+        # Built once: the page only changes when the installed assets do.
+        self._ide_page = graphiql.graphiql_html(ROOT) if self.graphql_ide else ""
 
     async def get_context(self, request: Request, response: Any) -> Context:  # type: ignore[override]
         res = self._resources()
@@ -73,7 +75,7 @@ class HospitalGraphQL(GraphQL[Context, None]):
         )
 
     async def render_graphql_ide(self, request: Request) -> HTMLResponse:
-        return HTMLResponse(graphiql.graphiql_html(ROOT))
+        return HTMLResponse(self._ide_page)
 
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -149,8 +151,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> S
         Route("/graphql", view, methods=["GET", "POST"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
-        *graphiql.asset_routes(ROOT),
     ]
+    if settings.is_dev:
+        routes += graphiql.asset_routes(ROOT)
     app = Starlette(routes=routes, lifespan=lifespan)
     app.add_middleware(RequestIdMiddleware)
     return app

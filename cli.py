@@ -55,6 +55,16 @@ def serve(settings: Settings) -> None:
     uvicorn.run("app:create_app", factory=True, host=settings.host, port=settings.port, proxy_headers=True)
 
 
+def export_schema() -> None:
+    from strawberry.printer import print_schema
+
+    from schema import schema
+    from settings import ROOT
+
+    (ROOT / "schema.graphql").write_text(print_schema(schema) + "\n", encoding="utf-8")
+    print("wrote schema.graphql")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m cli", description=__doc__, formatter_class=argparse.RawTextHelpFormatter
@@ -62,6 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("serve", help="migrate, seed an empty database (dev) and serve")
     commands.add_parser("migrate", help="apply database migrations")
+    commands.add_parser("schema", help="export the GraphQL SDL to schema.graphql")
     seed_parser = commands.add_parser("seed", help="generate demo data")
     seed_parser.add_argument("--scale", type=float, default=None, help="1 = 100,000 consults (default: DEMO_SCALE)")
     seed_parser.add_argument("--force", action="store_true", help="replace existing demo data")
@@ -77,6 +88,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.command == "serve":
         serve(settings)
+    elif args.command == "schema":
+        export_schema()
     elif args.command == "migrate":
         asyncio.run(migrate(settings))
     else:

@@ -24,13 +24,13 @@ import pytest
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from starlette.applications import Starlette
-from support import ANCHOR, TEST_SCALE
 
 from app import create_app
 from datasources.db.demo import seed_demo_data
 from datasources.db.engine import create_engine
 from datasources.db.migrate import upgrade_to_head
 from settings import ROOT, Settings, load_settings
+from support import ANCHOR, TEST_SCALE
 
 
 @dataclass(frozen=True)
@@ -211,7 +211,7 @@ def raw_rows(app: Starlette) -> Any:
 
 
 @pytest.fixture(scope="session")
-def live_server(backend: Backend) -> Iterator[str]:
+def live_server(backend: Backend, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real uvicorn process serving the app over TCP on the test database."""
     port = _free_port()
     env = {
@@ -221,11 +221,14 @@ def live_server(backend: Backend) -> Iterator[str]:
         "REDIS_KEY_PREFIX": backend.redis_prefix,
         "ENV": "dev",
     }
+    # The server's output goes to a file: a pipe nobody reads would fill up and stall the server.
+    log = tmp_path_factory.mktemp("live") / "server.log"
+    log_file = log.open("wb")
     process = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "app:create_app", "--factory", "--host", "127.0.0.1", "--port", str(port)],
         cwd=ROOT,
         env=env,
-        stdout=subprocess.PIPE,
+        stdout=log_file,
         stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
@@ -238,8 +241,8 @@ def live_server(backend: Backend) -> Iterator[str]:
             pass
         if process.poll() is not None or time.monotonic() > deadline:
             process.kill()
-            output = process.stdout.read().decode() if process.stdout else ""
-            pytest.fail(f"live server did not start:\n{output}")
+            log_file.close()
+            pytest.fail(f"live server did not start:\n{log.read_text(errors='replace')}")
         time.sleep(0.2)
     yield base
     process.terminate()
@@ -247,3 +250,4 @@ def live_server(backend: Backend) -> Iterator[str]:
         process.wait(timeout=10)
     except subprocess.TimeoutExpired:
         process.kill()
+    log_file.close()

@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+
 from support import ANCHOR, parse_time
 
 QUERY_STAFF = """

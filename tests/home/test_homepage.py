@@ -1,0 +1,154 @@
+"""The homepage: every module in one query, values checked against the configured rows."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from sqlalchemy import text
+
+from support import ANCHOR, parse_time
+
+QUERY_HOMEPAGE = """
+query Homepage($variant: LayoutVariant) {
+  homepage(variant: $variant) {
+    variant
+    theme { tokens { name value description } }
+    layout { compact fontScale modules }
+    featuredDepartments { position imageUrl blurb department { id name } registrationLink { kind target departmentId } }
+    consultZone { services { service title subtitle entryText requirements fromPrice { cents text } providerCount } }
+    entries { kind title iconUrl link { kind target } }
+    articles { category label articles { id title publishedAt categoryLabel } }
+  }
+}
+"""
+
+
+async def test_featured_departments_in_configured_order(client: Any, raw_rows: Any) -> None:
+    # given
+    rows = await raw_rows(
+        "SELECT f.position, f.blurb, d.id, d.name, d.registration_target FROM featured_departments f "
+        "JOIN departments d ON d.id = f.department_id ORDER BY f.position"
+    )
+    # when
+    featured = (await client.query(QUERY_HOMEPAGE))["homepage"]["featuredDepartments"]
+    # then
+    assert [(f["department"]["name"], f["blurb"]) for f in featured] == [(r["name"], r["blurb"]) for r in rows]
+    for card, row in zip(featured, rows, strict=True):
+        assert card["registrationLink"] == {
+            "kind": "MINI_PROGRAM_PAGE",
+            "target": row["registration_target"],
+            "departmentId": str(row["id"]),
+        }
+
+
+async def test_consult_zone_has_the_five_services_with_lowest_prices(client: Any, raw_rows: Any) -> None:
+    # given: lowest price and number of active providers per service, from the offering rows
+    offers = await raw_rows(
+        "SELECT o.service, o.price_cents, o.active, s.active AS staff_active, t.active AS team_active "
+        "FROM service_offerings o LEFT JOIN staff s ON s.id = o.staff_id LEFT JOIN teams t ON t.id = o.team_id"
+    )
+    prices: dict[str, list[int]] = defaultdict(list)
+    for o in offers:
+        provider_active = o["staff_active"] if o["staff_active"] is not None else o["team_active"]
+        if o["active"] and provider_active:
+            prices[o["service"]].append(o["price_cents"])
+    # when
+    services = (await client.query(QUERY_HOMEPAGE))["homepage"]["consultZone"]["services"]
+    # then
+    assert [s["service"] for s in services] == ["FOLLOW_UP", "VIDEO", "RAPID", "TEAM", "MDT"]
+    assert [s["title"] for s in services] == ["复诊续方", "视频问诊", "极速咨询", "团队咨询", "MDT多学科诊疗"]
+    for s in services:
+        assert s["fromPrice"]["cents"] == min(prices[s["service"]])
+        assert s["providerCount"] == len(prices[s["service"]])
+        assert s["requirements"], "every service says what the patient needs"
+    assert "知情同意书" in "".join(services[1]["requirements"])
+
+
+async def test_latest_published_articles_per_category(client: Any, raw_rows: Any) -> None:
+    # given
+    rows = await raw_rows("SELECT id, category, status, published_at FROM articles")
+    newest: dict[str, list[tuple[Any, int]]] = defaultdict(list)
+    for r in rows:
+        published = parse_time(r["published_at"])
+        if r["status"] == "PUBLISHED" and published is not None and published <= ANCHOR:
+            newest[r["category"]].append((published, r["id"]))
+    # when
+    groups = (await client.query(QUERY_HOMEPAGE))["homepage"]["articles"]
+    # then
+    assert [(g["category"], g["label"]) for g in groups] == [
+        ("SCIENCE", "科普"),
+        ("NEWS", "资讯"),
+        ("HOSPITAL_NEWS", "医院动态"),
+    ]
+    for group in groups:
+        expected = [str(i) for _, i in sorted(newest[group["category"]], reverse=True)[:3]]
+        assert [a["id"] for a in group["articles"]] == expected
+        assert {a["categoryLabel"] for a in group["articles"]} == {group["label"]}
+
+
+async def test_scheduled_and_draft_articles_stay_hidden(client: Any, raw_rows: Any) -> None:
+    hidden = {
+        str(r["id"])
+        for r in await raw_rows("SELECT id, status, published_at FROM articles")
+        if r["status"] != "PUBLISHED" or parse_time(r["published_at"]) is None
+    }
+    assert hidden, "the demo data has drafts and archived articles"
+    groups = (await client.query(QUERY_HOMEPAGE))["homepage"]["articles"]
+    shown = {a["id"] for g in groups for a in g["articles"]}
+    assert not shown & hidden
+
+
+async def test_theme_entries_and_layout(client: Any, raw_rows: Any) -> None:
+    tokens = await raw_rows("SELECT name, value FROM theme_tokens WHERE variant = 'STANDARD' ORDER BY id")
+    entries = await raw_rows(
+        "SELECT kind, title, target FROM homepage_entries WHERE visible = :y ORDER BY position", y=True
+    )
+    home = (await client.query(QUERY_HOMEPAGE))["homepage"]
+    assert [(t["name"], t["value"]) for t in home["theme"]["tokens"]] == [(t["name"], t["value"]) for t in tokens]
+    assert [(e["kind"], e["title"], e["link"]["target"]) for e in home["entries"]] == [
+        (e["kind"], e["title"], e["target"]) for e in entries
+    ]
+    assert {e["kind"] for e in home["entries"]} == {"POINTS_MALL", "BUSINESS_EXPANSION", "MY_BENEFITS"}
+    assert home["layout"]["compact"] is True
+    assert home["layout"]["modules"][0] == "CONSULT_ZONE"
+    assert "RANKINGS" in home["layout"]["modules"]
+
+
+async def test_elder_variant_has_larger_type_and_fewer_modules(client: Any) -> None:
+    standard = (await client.query(QUERY_HOMEPAGE))["homepage"]
+    elder = (await client.query(QUERY_HOMEPAGE, {"variant": "ELDER"}))["homepage"]
+    assert elder["variant"] == "ELDER"
+    assert elder["layout"]["fontScale"] > standard["layout"]["fontScale"]
+    assert len(elder["layout"]["modules"]) < len(standard["layout"]["modules"])
+
+
+async def test_one_request_costs_a_fixed_number_of_statements(
+    client: Any, raw_rows: Any, app: Any, assert_num_queries: Any
+) -> None:
+    # theme + layout + featured + departments + consult zone + entries + articles
+    with assert_num_queries(7):
+        few = (await client.query(QUERY_HOMEPAGE))["homepage"]
+    # given: every department featured, and more articles per category
+    resources = app.state.resources
+    original_settings = resources.settings
+    engine = resources.engine
+    async with engine.begin() as conn:
+        await conn.execute(
+            text(
+                "INSERT INTO featured_departments (department_id, position, image_url, blurb) "
+                "SELECT id, 100 + id, '', name FROM departments "
+                "WHERE id NOT IN (SELECT department_id FROM featured_departments)"
+            )
+        )
+    resources.settings = original_settings.model_copy(update={"articles_per_category": 12})
+    try:
+        with assert_num_queries(7):
+            many = (await client.query(QUERY_HOMEPAGE))["homepage"]
+    finally:
+        resources.settings = original_settings
+        async with engine.begin() as conn:
+            await conn.execute(text("DELETE FROM featured_departments WHERE position >= 100"))
+    total_departments = len(await raw_rows("SELECT id FROM departments"))
+    assert len(few["featuredDepartments"]) < len(many["featuredDepartments"]) == total_departments
+    assert sum(len(g["articles"]) for g in many["articles"]) > sum(len(g["articles"]) for g in few["articles"])
