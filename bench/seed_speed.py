@@ -26,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from datasources.db.demo import seed as demo
 from datasources.db.engine import create_engine
 from datasources.db.migrate import upgrade_to_head
+from datasources.db.scratch import create_database, drop_database
 
 ANCHOR = datetime(2026, 11, 15, tzinfo=UTC)
 
@@ -54,28 +55,6 @@ async def seed_once(url: str, scale: float) -> float:
     return seconds
 
 
-async def postgres_database(admin_url: str) -> tuple[str, str]:
-    import asyncpg
-    from sqlalchemy.engine import make_url
-
-    admin = make_url(admin_url)
-    name = f"hbff_bench_{uuid.uuid4().hex[:8]}"
-    conn = await asyncpg.connect(host=admin.host, port=admin.port or 5432, user=admin.username, database=admin.database)
-    await conn.execute(f'CREATE DATABASE "{name}"')
-    await conn.close()
-    return admin.set(database=name).render_as_string(hide_password=False), name
-
-
-async def drop_postgres_database(admin_url: str, name: str) -> None:
-    import asyncpg
-    from sqlalchemy.engine import make_url
-
-    admin = make_url(admin_url)
-    conn = await asyncpg.connect(host=admin.host, port=admin.port or 5432, user=admin.username, database=admin.database)
-    await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    await conn.close()
-
-
 def _row(database: str, rows: int, seconds: float, reference: float) -> str:
     ratio = seconds / reference
     return f"{database:<11}{rows:>11,}{seconds:>9.1f}{rows / seconds:>11,.0f}{reference:>12.1f}{ratio:>15.2f}"
@@ -94,11 +73,12 @@ async def main() -> None:
             seconds = await seed_once(f"sqlite+aiosqlite:///{tmp}/bench.db", scale)
         print(_row("SQLite", rows, seconds, reference))
         if pg_admin:
-            url, name = await postgres_database(pg_admin)
+            name = f"hbff_bench_{uuid.uuid4().hex[:8]}"
+            url = await create_database(pg_admin, name)
             try:
                 seconds = await seed_once(url, scale)
             finally:
-                await drop_postgres_database(pg_admin, name)
+                await drop_database(pg_admin, name)
             print(_row("PostgreSQL", rows, seconds, reference))
 
 

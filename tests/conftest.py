@@ -19,16 +19,18 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
+from redis.asyncio import Redis
 from sqlalchemy import event, text
-from sqlalchemy.engine import make_url
 from starlette.applications import Starlette
 
 from app import create_app
 from datasources.db.demo import seed_demo_data
 from datasources.db.engine import create_engine
 from datasources.db.migrate import upgrade_to_head
+from datasources.db.scratch import create_database, drop_database
 from settings import ROOT, Settings, load_settings
 from support import ANCHOR, TEST_SCALE
 
@@ -54,28 +56,14 @@ async def backend(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Bac
     redis_url = os.environ.get("TEST_REDIS_URL") or None
     created_database = None
     if admin_url:
-        import asyncpg
-
-        admin = make_url(admin_url)
         created_database = f"hbff_test_{run_id}"
         try:
-            conn = await asyncpg.connect(
-                host=admin.host,
-                port=admin.port or 5432,
-                user=admin.username,
-                password=admin.password,
-                database=admin.database or "postgres",
-            )
+            database_url = await create_database(admin_url, created_database)
         except (OSError, asyncpg.PostgresError) as exc:
             pytest.fail(f"TEST_DATABASE_URL is set but PostgreSQL cannot be reached: {exc}", pytrace=False)
-        await conn.execute(f'CREATE DATABASE "{created_database}"')
-        await conn.close()
-        database_url = admin.set(database=created_database).render_as_string(hide_password=False)
     else:
         database_url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
     if redis_url:
-        from redis.asyncio import Redis
-
         client = Redis.from_url(redis_url)
         try:
             await client.ping()
@@ -92,26 +80,13 @@ async def backend(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Bac
     yield Backend(database_url, redis_url, prefix)
 
     if redis_url:
-        from redis.asyncio import Redis
-
         client = Redis.from_url(redis_url)
         keys = [key async for key in client.scan_iter(match=prefix + "*")]
         if keys:
             await client.delete(*keys)
         await client.aclose()
     if created_database and admin_url:
-        import asyncpg
-
-        admin = make_url(admin_url)
-        conn = await asyncpg.connect(
-            host=admin.host,
-            port=admin.port or 5432,
-            user=admin.username,
-            password=admin.password,
-            database=admin.database or "postgres",
-        )
-        await conn.execute(f'DROP DATABASE IF EXISTS "{created_database}" WITH (FORCE)')
-        await conn.close()
+        await drop_database(admin_url, created_database)
 
 
 @pytest.fixture(scope="session")
