@@ -55,6 +55,20 @@ def serve(settings: Settings) -> None:
     uvicorn.run("app:create_app", factory=True, host=settings.host, port=settings.port, proxy_headers=True)
 
 
+async def purge_audit(settings: Settings) -> None:
+    from datetime import UTC
+
+    from datasources.db import audit
+
+    engine = create_engine(settings.database_url)
+    try:
+        async with engine.begin() as conn:
+            removed = await audit.purge(conn, now=datetime.now(UTC), retention_days=settings.audit_retention_days)
+    finally:
+        await engine.dispose()
+    print(f"removed {removed} audit rows older than {settings.audit_retention_days} days")
+
+
 def export_schema() -> None:
     from strawberry.printer import print_schema
 
@@ -73,6 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("serve", help="migrate, seed an empty database (dev) and serve")
     commands.add_parser("migrate", help="apply database migrations")
     commands.add_parser("schema", help="export the GraphQL SDL to schema.graphql")
+    commands.add_parser("purge-audit", help="delete audit rows past their retention period")
     seed_parser = commands.add_parser("seed", help="generate demo data")
     seed_parser.add_argument("--scale", type=float, default=None, help="1 = 100,000 consults (default: DEMO_SCALE)")
     seed_parser.add_argument("--force", action="store_true", help="replace existing demo data")
@@ -90,6 +105,8 @@ def main(argv: list[str] | None = None) -> int:
         serve(settings)
     elif args.command == "schema":
         export_schema()
+    elif args.command == "purge-audit":
+        asyncio.run(purge_audit(settings))
     elif args.command == "migrate":
         asyncio.run(migrate(settings))
     else:

@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     stats_window_days: int = Field(30, ge=1, le=365, description="Window of 接单数 and 平均接单时间.")
     min_reviews_for_rate: int = Field(5, ge=1, le=1000, description="Reviews needed before 好评率 is shown.")
     page_size_max: int = Field(50, ge=1, le=500, description="Largest `first` a list accepts.")
+    audit_retention_days: int = Field(
+        365, ge=183, le=3650, description="Days audit rows are kept; at least 183 (six months)."
+    )
     articles_per_category: int = Field(3, ge=1, le=20, description="Latest articles per category on the homepage.")
 
     @field_validator("database_url")

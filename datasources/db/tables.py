@@ -236,6 +236,28 @@ class Article(Base):
     created_at: Mapped[datetime]
 
 
+class AuditEntry(Base):
+    """One row per admin mutation and per read of a patient's health data. Append-only: database
+    triggers refuse UPDATE, and DELETE of rows younger than the legal minimum retention."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (
+        Index("ix_audit_log_occurred", "occurred_at"),
+        Index("ix_audit_log_actor", "actor_kind", "actor_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    occurred_at: Mapped[datetime]
+    actor_kind: Mapped[str] = mapped_column(String(16))  # ANONYMOUS, PATIENT, STAFF, SYSTEM
+    actor_id: Mapped[str | None] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(64))
+    target_type: Mapped[str | None] = mapped_column(String(64))
+    target_id: Mapped[str | None] = mapped_column(String(64))
+    result: Mapped[str] = mapped_column(String(16))  # OK, DENIED, FAILED
+    request_id: Mapped[str | None] = mapped_column(String(64))
+    client_address: Mapped[str | None] = mapped_column(String(64))
+
+
 class AppMeta(Base):
     """Small facts about this database, such as which demo data set it holds."""
 
