@@ -12,9 +12,10 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
@@ -25,10 +26,15 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.asgi import GraphQL
 
 import graphiql
+import log_privacy
 from datasources.cache import Cache, create_cache
 from datasources.db.engine import Sessions, create_engine, session_factory
+from datasources.identity.field_crypto import FieldCipher
+from datasources.identity.tokens import SessionTokens
+from datasources.identity.viewer import resolve_viewer
+from datasources.wechat import WeChatClient, sandbox_transport
 from loaders import make_loaders
-from schema import schema
+from schema import dev_schema, schema
 from schema.context import Context
 from settings import ROOT, Settings, get_settings
 
@@ -50,13 +56,17 @@ class Resources:
     sessions: Sessions
     cache: Cache
     clock: Clock
+    http: httpx.AsyncClient  # one pooled client for every outside HTTP service
+    wechat: WeChatClient
+    tokens: SessionTokens
+    cipher: FieldCipher
 
 
 class HospitalGraphQL(GraphQL[Context, None]):
     """strawberry's ASGI view with our Context and the offline GraphiQL page."""
 
-    def __init__(self, resources: Callable[[], Resources], **kwargs: Any) -> None:
-        super().__init__(schema, **kwargs)
+    def __init__(self, resources: Callable[[], Resources], *, dev: bool, **kwargs: Any) -> None:
+        super().__init__(dev_schema if dev else schema, **kwargs)
         self._resources = resources
         # Built once: the page only changes when the installed assets do.
         self._ide_page = graphiql.graphiql_html(ROOT) if self.graphql_ide else ""
@@ -64,14 +74,26 @@ class HospitalGraphQL(GraphQL[Context, None]):
     async def get_context(self, request: Request, response: Any) -> Context:  # type: ignore[override]
         res = self._resources()
         now = res.clock()
+        viewer = await resolve_viewer(
+            request.headers.get("authorization"),
+            tokens=res.tokens,
+            sessions=res.sessions,
+            now=now,
+            staff_idle=timedelta(minutes=res.settings.staff_session_idle_minutes),
+        )
         return Context(
             request=request,
             request_id=request.scope.get("state", {}).get("request_id", "-"),
+            client_address=request.client.host if request.client else None,
             now=now,
             settings=res.settings,
+            viewer=viewer,
             db=res.sessions,
             cache=res.cache,
             loaders=make_loaders(res.sessions, now=now, stats_window_days=res.settings.stats_window_days),
+            tokens=res.tokens,
+            cipher=res.cipher,
+            wechat=res.wechat,
         )
 
     async def render_graphql_ide(self, request: Request) -> HTMLResponse:
@@ -134,19 +156,38 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> S
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        log_privacy.configure()
         engine = create_engine(
             settings.database_url, pool_size=settings.database_pool_size, echo=settings.database_echo
         )
         cache = create_cache(settings.redis_url, settings.redis_key_prefix)
-        resources = Resources(settings, engine, session_factory(engine), cache, clock)
+        app_secret = settings.wechat_app_secret.get_secret_value()
+        # Without a WeChat address the sandbox answers in-process, speaking WeChat's own protocol.
+        wechat_base = settings.wechat_api_base_url or "http://wechat-sandbox"
+        transport = None if settings.wechat_api_base_url else sandbox_transport(settings.wechat_app_id, app_secret)
+        http = httpx.AsyncClient(transport=transport, timeout=httpx.Timeout(5.0, connect=2.0))
+        resources = Resources(
+            settings=settings,
+            engine=engine,
+            sessions=session_factory(engine),
+            cache=cache,
+            clock=clock,
+            http=http,
+            wechat=WeChatClient(http, app_id=settings.wechat_app_id, app_secret=app_secret, base_url=wechat_base),
+            tokens=SessionTokens(settings.session_secret.get_secret_value(), cache),
+            cipher=FieldCipher(settings.data_encryption_key.get_secret_value()),
+        )
         state["resources"] = app.state.resources = resources
         try:
             yield
         finally:
+            await http.aclose()
             await cache.close()
             await engine.dispose()
 
-    view = HospitalGraphQL(lambda: state["resources"], graphql_ide="graphiql" if settings.is_dev else None)
+    view = HospitalGraphQL(
+        lambda: state["resources"], dev=settings.is_dev, graphql_ide="graphiql" if settings.is_dev else None
+    )
     routes: list[BaseRoute] = [
         Route("/graphql", view, methods=["GET", "POST"]),
         Route("/healthz", healthz, methods=["GET"]),

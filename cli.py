@@ -72,10 +72,10 @@ async def purge_audit(settings: Settings) -> None:
 def export_schema() -> None:
     from strawberry.printer import print_schema
 
-    from schema import schema
+    from schema import dev_schema
     from settings import ROOT
 
-    (ROOT / "schema.graphql").write_text(print_schema(schema) + "\n", encoding="utf-8")
+    (ROOT / "schema.graphql").write_text(print_schema(dev_schema) + "\n", encoding="utf-8")
     print("wrote schema.graphql")
 
 

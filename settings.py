@@ -9,8 +9,9 @@ from __future__ import annotations
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ROOT = Path(__file__).resolve().parent
@@ -19,6 +20,11 @@ ROOT = Path(__file__).resolve().parent
 class Environment(StrEnum):
     DEV = "dev"
     PROD = "prod"
+
+
+# Development defaults, refused in prod: they are public, so they protect nothing.
+DEV_SESSION_SECRET = "dev-only-session-secret-0123456789abcdef"
+DEV_DATA_KEY = "ZGV2LW9ubHktZGF0YS1rZXktMDEyMzQ1Njc4OWFiY2Q="
 
 
 class Settings(BaseSettings):
@@ -45,6 +51,22 @@ class Settings(BaseSettings):
     page_size_max: int = Field(50, ge=1, le=500, description="Largest `first` a list accepts.")
     audit_retention_days: int = Field(
         365, ge=183, le=3650, description="Days audit rows are kept; at least 183 (six months)."
+    )
+    session_secret: SecretStr = Field(
+        SecretStr(DEV_SESSION_SECRET), description="Key that signs session tokens; required in prod."
+    )
+    data_encryption_key: SecretStr = Field(
+        SecretStr(DEV_DATA_KEY), description="Base64 of 32 bytes encrypting ID and phone numbers at rest."
+    )
+    patient_session_hours: int = Field(168, ge=1, le=24 * 90, description="Lifetime of a patient's session.")
+    staff_session_idle_minutes: int = Field(30, ge=1, le=24 * 60, description="Staff session idle time-out.")
+    staff_session_absolute_hours: int = Field(12, ge=1, le=72, description="Staff session absolute time-out.")
+    staff_max_failed_logins: int = Field(5, ge=1, le=100, description="Failed staff logins before lock-out.")
+    staff_lockout_minutes: int = Field(15, ge=1, le=24 * 60, description="How long a locked staff account waits.")
+    wechat_app_id: str = Field("wx-sandbox-app", description="The mini-program's AppID.")
+    wechat_app_secret: SecretStr = Field(SecretStr("sandbox-secret"), description="The mini-program's AppSecret.")
+    wechat_api_base_url: str | None = Field(
+        None, description="https://api.weixin.qq.com in production; unset uses the built-in WeChat sandbox."
     )
     articles_per_category: int = Field(3, ge=1, le=20, description="Latest articles per category on the homepage.")
 
@@ -75,6 +97,37 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown time zone {value!r}") from exc
         return value
 
+    @field_validator("data_encryption_key")
+    @classmethod
+    def _key_is_32_bytes(cls, value: SecretStr) -> SecretStr:
+        import base64
+        import binascii
+
+        try:
+            raw = base64.b64decode(value.get_secret_value(), validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise ValueError("must be base64") from exc
+        if len(raw) != 32:
+            raise ValueError("must decode to exactly 32 bytes")
+        return value
+
+    @model_validator(mode="after")
+    def _production_needs_real_secrets(self) -> Settings:
+        if self.env is Environment.PROD:
+            if self.session_secret.get_secret_value() == DEV_SESSION_SECRET:
+                raise ValueError("SESSION_SECRET must be set in prod")
+            if self.data_encryption_key.get_secret_value() == DEV_DATA_KEY:
+                raise ValueError("DATA_ENCRYPTION_KEY must be set in prod")
+            if self.wechat_api_base_url is None:
+                raise ValueError("WECHAT_API_BASE_URL must be set in prod (the sandbox is for development)")
+        if len(self.session_secret.get_secret_value()) < 32:
+            raise ValueError("SESSION_SECRET must be at least 32 characters")
+        return self
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
     @property
     def is_dev(self) -> bool:
         return self.env is Environment.DEV
@@ -91,7 +144,8 @@ def load_settings(**overrides: object) -> Settings:
     except ValidationError as exc:
         lines = []
         for error in exc.errors():
-            variable = str(error["loc"][0]).upper() if error["loc"] else "?"
+            # Model-level checks name their variable in the message itself.
+            variable = str(error["loc"][0]).upper() if error["loc"] else "settings"
             # The value itself is left out: URLs may carry passwords.
             lines.append(f"  {variable}: {error['msg']}")
         raise ConfigurationError("Invalid configuration:\n" + "\n".join(lines)) from None

@@ -63,3 +63,32 @@ class LayoutVariant(StrEnum):
 class LinkKind(StrEnum):
     MINI_PROGRAM_PAGE = "MINI_PROGRAM_PAGE"  # a page path inside the mini-program
     WEB_PAGE = "WEB_PAGE"  # an https page opened in a web-view
+
+
+class AdminRole(StrEnum):
+    """What a staff account may do on the admin side."""
+
+    SUPER_ADMIN = "SUPER_ADMIN"  # accounts, audit log, everything
+    CONTENT_EDITOR = "CONTENT_EDITOR"  # articles, homepage configuration, moderation
+    COORDINATOR = "COORDINATOR"  # arranges team consults and MDT
+    DOCTOR = "DOCTOR"  # accepts consults, writes opinions
+    OPERATIONS = "OPERATIONS"  # dashboards, ranking refresh
+
+
+class ProfileRelation(StrEnum):
+    """How a patient profile (就诊人) relates to the account holder."""
+
+    SELF = "SELF"  # 本人
+    PARENT = "PARENT"  # 父母
+    CHILD = "CHILD"  # 子女
+    SPOUSE = "SPOUSE"  # 配偶
+    OTHER = "OTHER"  # 其他
+
+
+class ConsentKind(StrEnum):
+    HEALTH_DATA = "HEALTH_DATA"  # processing of sensitive health data (PIPL art. 29)
+
+
+class ConsentGiver(StrEnum):
+    SELF = "SELF"  # the profile's person
+    GUARDIAN = "GUARDIAN"  # a parent or guardian, required under 14 (PIPL art. 31)

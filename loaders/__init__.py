@@ -18,12 +18,14 @@ from datasources.db.tables import (
     HomepageEntry,
     LayoutModule,
     LayoutSetting,
+    PatientProfile,
+    ProfileConsent,
     ServiceOffering,
     Staff,
     ThemeToken,
 )
 from domain.enums import ArticleCategory, LayoutVariant
-from loaders import departments, home, staff
+from loaders import departments, home, identity, staff
 from loaders.home import Everything
 
 
@@ -41,6 +43,8 @@ class Loaders:
     homepage_entries: DataLoader[Everything, Sequence[HomepageEntry]]
     consult_zone: DataLoader[Everything, list[ServiceEntryRow]]
     latest_articles_by_count: DataLoader[int, dict[ArticleCategory, list[Article]]]
+    profiles_by_account_id: DataLoader[int, list[PatientProfile]]
+    consents_by_profile_id: DataLoader[int, list[ProfileConsent]]
 
 
 def make_loaders(sessions: Sessions, *, now: datetime, stats_window_days: int) -> Loaders:
@@ -57,4 +61,7 @@ def make_loaders(sessions: Sessions, *, now: datetime, stats_window_days: int) -
         homepage_entries=DataLoader(lambda keys: home.homepage_entries(sessions, keys)),
         consult_zone=DataLoader(lambda keys: home.consult_zone(sessions, keys)),
         latest_articles_by_count=DataLoader(lambda keys: home.latest_articles(sessions, keys, now=now)),
+        # Not cached: a mutation that changes profiles reads them again in the same request.
+        profiles_by_account_id=DataLoader(lambda ids: identity.profiles_by_account_id(sessions, ids), cache=False),
+        consents_by_profile_id=DataLoader(lambda ids: identity.consents_by_profile_id(sessions, ids), cache=False),
     )

@@ -10,6 +10,10 @@ from starlette.requests import Request
 
 from datasources.cache import Cache
 from datasources.db.engine import Sessions
+from datasources.identity.field_crypto import FieldCipher
+from datasources.identity.tokens import SessionTokens
+from datasources.identity.viewer import Viewer
+from datasources.wechat import WeChatClient
 from loaders import Loaders
 from settings import Settings
 
@@ -18,11 +22,16 @@ from settings import Settings
 class Context:
     request: Request
     request_id: str
+    client_address: str | None
     now: datetime  # one instant for the whole request, so every window agrees
     settings: Settings
+    viewer: Viewer
     db: Sessions
     cache: Cache
     loaders: Loaders
+    tokens: SessionTokens
+    cipher: FieldCipher
+    wechat: WeChatClient
 
 
 Info = strawberry.Info[Context, None]

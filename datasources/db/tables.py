@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
     Boolean,
     CheckConstraint,
+    Date,
     Enum,
     ForeignKey,
     Index,
@@ -25,14 +26,18 @@ from datasources.db.types import UTCDateTime
 from domain.enums import (
     ArticleCategory,
     ArticleStatus,
+    ConsentGiver,
+    ConsentKind,
     ConsultService,
     ConsultStatus,
     EntryKind,
     HomepageModule,
     LayoutVariant,
     LinkKind,
+    ProfileRelation,
     StaffRole,
 )
+from domain.identity import Gender
 
 # Stable constraint names, so migrations can refer to them on both databases.
 NAMING = {
@@ -234,6 +239,90 @@ class Article(Base):
     author: Mapped[str] = mapped_column(String(64), default="")
     published_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
+
+
+class PatientAccount(Base):
+    """A mini-program user (one WeChat openid), who manages one or more patient profiles."""
+
+    __tablename__ = "patient_accounts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    openid: Mapped[str] = mapped_column(String(64), unique=True)
+    unionid: Mapped[str | None] = mapped_column(String(64))
+    default_profile_id: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime]
+    last_login_at: Mapped[datetime | None]
+
+
+class PatientProfile(Base):
+    """A patient profile (就诊人). ID and mobile numbers are stored encrypted, with a masked copy."""
+
+    __tablename__ = "patient_profiles"
+    __table_args__ = (UniqueConstraint("account_id", "id_number_digest", name="uq_patient_profiles_account_person"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("patient_accounts.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(64))
+    gender: Mapped[Gender] = mapped_column(_enum(Gender))
+    birth_date: Mapped[date] = mapped_column(Date)
+    relation: Mapped[ProfileRelation] = mapped_column(_enum(ProfileRelation))
+    id_number_cipher: Mapped[str] = mapped_column(Text)
+    id_number_digest: Mapped[str] = mapped_column(String(64))
+    id_number_masked: Mapped[str] = mapped_column(String(32))
+    mobile_cipher: Mapped[str] = mapped_column(Text)
+    mobile_masked: Mapped[str] = mapped_column(String(16))
+    his_patient_id: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class ConsentDocument(Base):
+    """A versioned consent text patients accept (e.g. processing of health data)."""
+
+    __tablename__ = "consent_documents"
+    __table_args__ = (UniqueConstraint("kind", "version", name="uq_consent_documents_kind_version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[ConsentKind] = mapped_column(_enum(ConsentKind))
+    version: Mapped[str] = mapped_column(String(32))
+    title: Mapped[str] = mapped_column(String(128))
+    body: Mapped[str] = mapped_column(Text)
+    effective_at: Mapped[datetime]
+
+
+class ProfileConsent(Base):
+    """One acceptance (and possibly later withdrawal) of a consent document for one profile."""
+
+    __tablename__ = "profile_consents"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    profile_id: Mapped[int] = mapped_column(ForeignKey("patient_profiles.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[ConsentKind] = mapped_column(_enum(ConsentKind))
+    version: Mapped[str] = mapped_column(String(32))
+    given_by: Mapped[ConsentGiver] = mapped_column(_enum(ConsentGiver))
+    guardian_name: Mapped[str | None] = mapped_column(String(64))
+    accepted_at: Mapped[datetime]
+    withdrawn_at: Mapped[datetime | None]
+
+
+class StaffAccount(Base):
+    """An admin-side login: argon2 password hash, TOTP second factor, roles, lock-out state."""
+
+    __tablename__ = "staff_accounts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(64), default="")
+    password_hash: Mapped[str] = mapped_column(String(256))
+    totp_secret_cipher: Mapped[str] = mapped_column(Text)
+    last_totp_step: Mapped[int | None] = mapped_column(Integer)  # refuses a code used twice
+    roles: Mapped[list[str]] = mapped_column(default=list)
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    last_login_at: Mapped[datetime | None]
 
 
 class AuditEntry(Base):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import subprocess
 import sys
@@ -33,8 +34,36 @@ def test_environment_variables_are_read(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setenv("PORT", "9123")
     monkeypatch.setenv("ENV", "prod")
     monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:6379/2")
+    monkeypatch.setenv("SESSION_SECRET", "a-production-secret-of-enough-length-42")
+    monkeypatch.setenv("DATA_ENCRYPTION_KEY", base64.b64encode(bytes(range(32))).decode())
+    monkeypatch.setenv("WECHAT_API_BASE_URL", "https://api.weixin.qq.com")
     settings = load_settings()
     assert (settings.port, settings.is_dev, settings.redis_url) == (9123, False, "redis://127.0.0.1:6379/2")
+    assert settings.session_secret.get_secret_value() == "a-production-secret-of-enough-length-42"
+
+
+@pytest.mark.parametrize("missing", ["SESSION_SECRET", "DATA_ENCRYPTION_KEY", "WECHAT_API_BASE_URL"])
+def test_production_refuses_development_secrets(monkeypatch: pytest.MonkeyPatch, missing: str) -> None:
+    monkeypatch.setenv("ENV", "prod")
+    values = {
+        "SESSION_SECRET": "a-production-secret-of-enough-length-42",
+        "DATA_ENCRYPTION_KEY": base64.b64encode(bytes(range(32))).decode(),
+        "WECHAT_API_BASE_URL": "https://api.weixin.qq.com",
+    }
+    for name, value in values.items():
+        if name != missing:
+            monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigurationError) as raised:
+        load_settings()
+    assert missing in str(raised.value.code)
+    assert "a-production-secret" not in str(raised.value.code)
+
+
+def test_a_short_encryption_key_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATA_ENCRYPTION_KEY", base64.b64encode(b"too short").decode())
+    with pytest.raises(ConfigurationError) as raised:
+        load_settings()
+    assert "DATA_ENCRYPTION_KEY" in str(raised.value.code)
 
 
 def test_the_server_refuses_to_start_with_a_wrong_value() -> None:

@@ -1,0 +1,1 @@
+"""Identity: patient accounts and profiles, staff accounts, sessions, and encryption at rest."""
