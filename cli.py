@@ -11,11 +11,15 @@ import argparse
 import asyncio
 import logging
 import sys
-from datetime import datetime
+from datetime import UTC, datetime
 
+from datasources.db import audit
+from datasources.db.audit import AuditEvent
 from datasources.db.demo import seed_demo_data
 from datasources.db.engine import create_engine
 from datasources.db.migrate import upgrade_to_head
+from domain.audit import ActorKind, AuditResult
+from domain.enums import AdminRole
 from settings import ConfigurationError, Settings, get_settings
 
 logger = logging.getLogger("hospital_bff.cli")
@@ -56,10 +60,6 @@ def serve(settings: Settings) -> None:
 
 
 async def purge_audit(settings: Settings) -> None:
-    from datetime import UTC
-
-    from datasources.db import audit
-
     engine = create_engine(settings.database_url)
     try:
         async with engine.begin() as conn:
@@ -67,6 +67,55 @@ async def purge_audit(settings: Settings) -> None:
     finally:
         await engine.dispose()
     print(f"removed {removed} audit rows older than {settings.audit_retention_days} days")
+
+
+async def create_staff_account(
+    settings: Settings, *, username: str, password: str, roles: list[str], display_name: str, staff_id: int | None
+) -> str:
+    from datasources.db.engine import session_factory
+    from datasources.identity.field_crypto import FieldCipher
+    from datasources.identity.staff_accounts import create_staff_account as create
+
+    engine = create_engine(settings.database_url)
+    try:
+        await upgrade_to_head(engine)
+        async with session_factory(engine)() as db, db.begin():
+            created = await create(
+                db,
+                username=username,
+                password=password,
+                roles=[AdminRole(role) for role in roles],
+                cipher=FieldCipher(settings.data_encryption_key.get_secret_value()),
+                now=datetime.now(UTC),
+                display_name=display_name,
+                staff_id=staff_id,
+            )
+            await audit.record(
+                db,
+                event=AuditEvent(
+                    ActorKind.SYSTEM,
+                    "cli",
+                    "staff_account.create",
+                    AuditResult.OK,
+                    "StaffAccount",
+                    str(created.account.id),
+                ),
+                at=datetime.now(UTC),
+            )
+    finally:
+        await engine.dispose()
+    return created.totp_uri
+
+
+def _read_password() -> str:
+    if sys.stdin.isatty():
+        import getpass
+
+        first = getpass.getpass("password: ")
+        if getpass.getpass("again: ") != first:
+            raise SystemExit("the passwords differ")
+        return first
+    return sys.stdin.readline().rstrip("\n")
 
 
 def export_schema() -> None:
@@ -88,6 +137,13 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("migrate", help="apply database migrations")
     commands.add_parser("schema", help="export the GraphQL SDL to schema.graphql")
     commands.add_parser("purge-audit", help="delete audit rows past their retention period")
+    account_parser = commands.add_parser("create-staff-account", help="create an admin-side account")
+    account_parser.add_argument("--username", required=True)
+    account_parser.add_argument(
+        "--role", action="append", required=True, choices=[r.value for r in AdminRole], help="repeat for several"
+    )
+    account_parser.add_argument("--display-name", default="")
+    account_parser.add_argument("--staff-id", type=int, default=None, help="the staff member behind a DOCTOR account")
     seed_parser = commands.add_parser("seed", help="generate demo data")
     seed_parser.add_argument("--scale", type=float, default=None, help="1 = 100,000 consults (default: DEMO_SCALE)")
     seed_parser.add_argument("--force", action="store_true", help="replace existing demo data")
@@ -107,6 +163,25 @@ def main(argv: list[str] | None = None) -> int:
         export_schema()
     elif args.command == "purge-audit":
         asyncio.run(purge_audit(settings))
+    elif args.command == "create-staff-account":
+        from datasources.identity.staff_accounts import UsernameTaken, WeakPassword
+
+        try:
+            uri = asyncio.run(
+                create_staff_account(
+                    settings,
+                    username=args.username,
+                    password=_read_password(),
+                    roles=args.role,
+                    display_name=args.display_name,
+                    staff_id=args.staff_id,
+                )
+            )
+        except (WeakPassword, UsernameTaken) as problem:
+            print(f"not created: {problem}", file=sys.stderr)
+            return 1
+        # Shown once, for the new user's authenticator app; it is stored only encrypted.
+        print(f"created {args.username}; enrol this in an authenticator app now (shown once):\n{uri}")
     elif args.command == "migrate":
         asyncio.run(migrate(settings))
     else:
