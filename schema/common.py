@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from collections.abc import Callable, Sequence
 from typing import Generic, TypeVar
 
@@ -71,6 +72,21 @@ class Connection(Generic[NodeT]):
         return [edge.node for edge in self.edges]
 
 
+# Ids are INTEGER columns: larger numbers would overflow PostgreSQL's int4 instead of finding nothing.
+MAX_ID = 2**31 - 1
+# Canonical decimal only, as the API writes ids: ASCII digits, no sign, spaces, underscores or
+# leading zeros (Python's int() would accept all of those, and other scripts' digits too).
+_CANONICAL_ID = re.compile(r"[1-9][0-9]{0,9}")
+
+
+def _id_number(text: str) -> int | None:
+    """The id written canonically in `text`, or None when it is not one."""
+    if _CANONICAL_ID.fullmatch(text) is None:
+        return None
+    number = int(text)
+    return number if number <= MAX_ID else None
+
+
 def encode_cursor(kind: str, key: int) -> str:
     return base64.urlsafe_b64encode(f"{kind}:{key}".encode()).decode()
 
@@ -79,12 +95,14 @@ def decode_cursor(kind: str, cursor: str | None) -> int | None:
     if cursor is None:
         return None
     try:
-        prefix, _, key = base64.urlsafe_b64decode(cursor.encode()).decode().partition(":")
-        if prefix == kind:
-            return int(key)
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        pass
-    raise BadInput("`after` is not a cursor of this list; pass an `endCursor` you received.", argument="after")
+        prefix, _, key = base64.urlsafe_b64decode(cursor.encode("ascii")).decode("ascii").partition(":")
+    except (binascii.Error, UnicodeError, ValueError):
+        prefix, key = "", ""
+    number = _id_number(key) if prefix == kind else None
+    # Only cursors exactly as we issue them: base64 decoding alone would skip stray characters.
+    if number is None or encode_cursor(kind, number) != cursor:
+        raise BadInput("`after` is not a cursor of this list; pass an `endCursor` you received.", argument="after")
+    return number
 
 
 def check_first(first: int, maximum: int) -> int:
@@ -94,11 +112,9 @@ def check_first(first: int, maximum: int) -> int:
 
 
 def parse_id(value: strawberry.ID, argument: str = "id") -> int:
-    try:
-        number = int(str(value))
-    except ValueError:
-        number = 0
-    if number < 1:
+    """An id argument as a number: canonical decimal between 1 and 2^31 − 1, else BAD_USER_INPUT."""
+    number = _id_number(str(value))
+    if number is None:
         raise BadInput(f"`{argument}` is not a valid id.", argument=argument)
     return number
 
