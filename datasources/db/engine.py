@@ -13,8 +13,12 @@ Sessions = Callable[[], AbstractAsyncContextManager[AsyncSession]]
 
 
 def create_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> AsyncEngine:
-    """Build the engine; SQLite gets foreign keys and WAL so readers never wait for the writer."""
-    kwargs: dict[str, Any] = {"echo": echo, "pool_pre_ping": True}
+    """Build the engine; SQLite gets foreign keys and WAL so readers never wait for the writer.
+
+    Bound values never appear in SQL logs or in the text of database errors (hide_parameters):
+    they carry personal data, and errors end up in logs and tracebacks.
+    """
+    kwargs: dict[str, Any] = {"echo": echo, "pool_pre_ping": True, "hide_parameters": True}
     if url.startswith("postgresql"):
         kwargs.update(pool_size=pool_size, max_overflow=pool_size)
     engine = create_async_engine(url, **kwargs)
