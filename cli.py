@@ -2,7 +2,8 @@
 
 serve     migrate, fill an empty database with demo data (dev), then run uvicorn
 migrate   bring the database to the newest schema
-seed      generate the demo data set (idempotent); --scale 10 gives 1,000,000 consults
+seed      fill an empty database with the demo data set; --scale 10 gives 1,000,000 consults;
+          --force replaces existing demo data (refused when ENV=prod)
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from datetime import UTC, datetime
 
 from datasources.db import audit
 from datasources.db.audit import AuditEvent
-from datasources.db.demo import seed_demo_data
+from datasources.db.demo import SeedOutcome, SeedReport, seed_demo_data
+from datasources.db.demo.seed import consult_count
 from datasources.db.engine import create_engine
 from datasources.db.migrate import upgrade_to_head
 from domain.audit import ActorKind, AuditResult
@@ -33,28 +35,65 @@ async def migrate(settings: Settings) -> None:
         await engine.dispose()
 
 
-async def seed(settings: Settings, *, scale: float, force: bool, anchor: datetime | None) -> None:
+async def seed(settings: Settings, *, scale: float, force: bool, anchor: datetime | None) -> bool:
+    """Migrate, then seed; says what happened. False when the database holds other data and was left alone."""
     engine = create_engine(settings.database_url)
     try:
         await upgrade_to_head(engine)
         report = await seed_demo_data(engine, scale=scale, force=force, anchor=anchor)
     finally:
         await engine.dispose()
-    if report.skipped:
-        print("demo data already present; nothing to do (use --force to rebuild)")
-    else:
-        print(
-            f"seeded {report.departments} departments, {report.staff} staff, {report.teams} teams, "
-            f"{report.articles} articles and {report.consults:,} consults in {report.seconds:.1f} s"
+    print(describe_seeding(report, scale=scale))
+    return report.outcome not in (SeedOutcome.OTHER_DEMO_DATA, SeedOutcome.NOT_DEMO_DATA)
+
+
+def _data_set(scale: object) -> str:
+    if not isinstance(scale, int | float):
+        return "an unknown scale"
+    return f"scale {scale:g} ({consult_count(scale):,} consults)"
+
+
+def describe_seeding(report: SeedReport, *, scale: float) -> str:
+    """One plain sentence on what seeding did, and what to do when it did nothing."""
+    done = (
+        f"seeded {report.departments} departments, {report.staff} staff, {report.teams} teams, "
+        f"{report.articles} articles and {report.consults:,} consults in {report.seconds:.1f} s"
+    )
+    found = (report.present or {}).get("scale")
+    if report.outcome is SeedOutcome.SEEDED:
+        return done
+    if report.outcome is SeedOutcome.REPLACED:
+        return f"replaced the demo data of {_data_set(found)}: {done}"
+    if report.outcome is SeedOutcome.ALREADY_PRESENT:
+        return f"demo data of {_data_set(scale)} already present; nothing to do (--force rebuilds it)"
+    if report.outcome is SeedOutcome.OTHER_DEMO_DATA:
+        if found == scale:
+            holds = f"demo data of {_data_set(found)} from another version of the generator"
+        else:
+            holds = f"demo data of {_data_set(found)}, not the {_data_set(scale)} asked for"
+        return (
+            f"NOT SEEDED: the database holds {holds}. Nothing was changed. To delete the demo data and "
+            f"build it anew, run `python -m cli seed --scale {scale:g} --force` "
+            f'(or `make seed SEED_ARGS="--scale {scale:g} --force"`).'
         )
+    return (
+        "NOT SEEDED: the database holds data that is not the demo data set. Nothing was changed; "
+        "demo data only goes into an empty database."
+    )
+
+
+async def prepare(settings: Settings) -> None:
+    """Before serving: migrate, and fill an empty database with demo data when configured (dev default)."""
+    if settings.seeds_demo_data:
+        await seed(settings, scale=settings.demo_scale, force=False, anchor=None)
+    else:
+        await migrate(settings)
 
 
 def serve(settings: Settings) -> None:
     import uvicorn
 
-    asyncio.run(migrate(settings))
-    if settings.seed_demo_data:
-        asyncio.run(seed(settings, scale=settings.demo_scale, force=False, anchor=None))
+    asyncio.run(prepare(settings))
     print(f"hospital-bff: GraphiQL at http://{settings.host}:{settings.port}/graphql")
     uvicorn.run("app:create_app", factory=True, host=settings.host, port=settings.port, proxy_headers=True)
 
@@ -146,7 +185,9 @@ def main(argv: list[str] | None = None) -> int:
     account_parser.add_argument("--staff-id", type=int, default=None, help="the staff member behind a DOCTOR account")
     seed_parser = commands.add_parser("seed", help="generate demo data")
     seed_parser.add_argument("--scale", type=float, default=None, help="1 = 100,000 consults (default: DEMO_SCALE)")
-    seed_parser.add_argument("--force", action="store_true", help="replace existing demo data")
+    seed_parser.add_argument(
+        "--force", action="store_true", help="delete existing demo data and build it anew (refused when ENV=prod)"
+    )
     seed_parser.add_argument(
         "--anchor", type=datetime.fromisoformat, default=None, help="end of the history (ISO 8601 with offset)"
     )
@@ -185,8 +226,12 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "migrate":
         asyncio.run(migrate(settings))
     else:
+        if args.force and not settings.is_dev:
+            print("seed --force is refused when ENV=prod: it deletes data", file=sys.stderr)
+            return 2
         scale = settings.demo_scale if args.scale is None else args.scale
-        asyncio.run(seed(settings, scale=scale, force=args.force, anchor=args.anchor))
+        if not asyncio.run(seed(settings, scale=scale, force=args.force, anchor=args.anchor)):
+            return 1
     return 0
 
 

@@ -44,7 +44,11 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(None, description="redis://host:port/db; unset means in-process cache.")
     redis_key_prefix: str = Field("hbff:", description="Prefix of every Redis key this instance writes.")
     timezone: str = Field("Asia/Shanghai", description="Time zone of every day and month boundary.")
-    seed_demo_data: bool = Field(True, description="Fill an empty database with demo data at `make run`.")
+    seed_demo_data: bool | None = Field(
+        None,
+        description="Fill an empty database with demo data at `make run`; unset means on in dev, off in prod "
+        "(see `seeds_demo_data`).",
+    )
     demo_scale: float = Field(1.0, gt=0, le=100, description="Demo size: 1 = 100,000 consults.")
     stats_window_days: int = Field(30, ge=1, le=365, description="Window of 接单数 and 平均接单时间.")
     min_reviews_for_rate: int = Field(5, ge=1, le=1000, description="Reviews needed before 好评率 is shown.")
@@ -131,6 +135,11 @@ class Settings(BaseSettings):
     @property
     def is_dev(self) -> bool:
         return self.env is Environment.DEV
+
+    @property
+    def seeds_demo_data(self) -> bool:
+        """Whether `serve` fills an empty database with demo data: SEED_DEMO_DATA, by default only in dev."""
+        return self.is_dev if self.seed_demo_data is None else self.seed_demo_data
 
 
 class ConfigurationError(SystemExit):

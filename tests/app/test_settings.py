@@ -74,3 +74,21 @@ def test_the_server_refuses_to_start_with_a_wrong_value() -> None:
     assert done.returncode == 2
     assert "PORT" in done.stderr
     assert "s3cret" not in done.stderr + done.stdout
+
+
+@pytest.mark.parametrize(
+    ("env", "seed_demo_data", "expected"),
+    [("dev", None, True), ("prod", None, False), ("dev", "false", False), ("prod", "true", True)],
+)
+def test_demo_data_at_start_is_on_by_default_only_in_dev(
+    monkeypatch: pytest.MonkeyPatch, env: str, seed_demo_data: str | None, expected: bool
+) -> None:
+    monkeypatch.setenv("ENV", env)
+    monkeypatch.setenv("SESSION_SECRET", "a-production-secret-of-enough-length-42")
+    monkeypatch.setenv("DATA_ENCRYPTION_KEY", base64.b64encode(bytes(range(32))).decode())
+    monkeypatch.setenv("WECHAT_API_BASE_URL", "https://api.weixin.qq.com")
+    if seed_demo_data is None:
+        monkeypatch.delenv("SEED_DEMO_DATA", raising=False)
+    else:
+        monkeypatch.setenv("SEED_DEMO_DATA", seed_demo_data)
+    assert load_settings().seeds_demo_data is expected

@@ -1,5 +1,5 @@
 """Deterministic, realistic demo data for a Chinese general hospital."""
 
-from datasources.db.demo.seed import SeedReport, seed_demo_data
+from datasources.db.demo.seed import SeedOutcome, SeedReport, seed_demo_data
 
-__all__ = ["SeedReport", "seed_demo_data"]
+__all__ = ["SeedOutcome", "SeedReport", "seed_demo_data"]

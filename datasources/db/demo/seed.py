@@ -1,7 +1,9 @@
 """Generate the demo data set and bulk-load it.
 
-Deterministic: the same seed, scale and anchor always give the same rows. Idempotent: a database
-that already holds the same data set is left alone; a different scale replaces the demo rows.
+Deterministic: the same seed, scale and anchor always give the same rows. Never destructive by
+accident: demo data goes into an empty database only; a database holding the same data set is left
+alone; another demo data set (a different scale) is replaced only when asked to with `force`; and
+rows that are not demo data are never touched, not even with `force`.
 Consults go in through the driver's fastest path (COPY on PostgreSQL, executemany on SQLite),
 because a million rows through ORM objects would take minutes.
 """
@@ -13,9 +15,10 @@ import random
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Table, delete, func, insert, select, text
+from sqlalchemy import Table, delete, exists, insert, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from datasources.db import tables as t
@@ -53,17 +56,31 @@ DEMO_TABLES: list[type[t.Base]] = [
 ]
 
 
+class SeedOutcome(StrEnum):
+    SEEDED = "seeded"  # the database was empty
+    REPLACED = "replaced"  # another demo data set was replaced (force)
+    ALREADY_PRESENT = "already present"  # the same data set is there; nothing to do
+    OTHER_DEMO_DATA = "other demo data"  # another demo data set is there; left alone without force
+    NOT_DEMO_DATA = "not demo data"  # rows that are not (or not known to be) demo data; never touched
+
+
 @dataclass(frozen=True)
 class SeedReport:
-    """What a seeding run did."""
+    """What a seeding run did; `present` describes the demo data set found (None when there was none)."""
 
-    skipped: bool
-    departments: int
-    staff: int
-    teams: int
-    articles: int
-    consults: int
-    seconds: float
+    outcome: SeedOutcome
+    departments: int = 0
+    staff: int = 0
+    teams: int = 0
+    articles: int = 0
+    consults: int = 0
+    seconds: float = 0.0
+    present: dict[str, Any] | None = None
+
+    @property
+    def skipped(self) -> bool:
+        """Nothing was written."""
+        return self.outcome not in (SeedOutcome.SEEDED, SeedOutcome.REPLACED)
 
 
 @dataclass
@@ -77,6 +94,11 @@ class _StaffPlan:
     quality: float  # probability that a review is 4-5 stars
 
 
+def consult_count(scale: float) -> int:
+    """How many consults the demo data set of `scale` holds."""
+    return max(1, round(BASE_CONSULTS * scale))
+
+
 def _sql_time(value: datetime | None) -> str | None:
     # SQLite stores naive UTC text in SQLAlchemy's own format (see UTCDateTime).
     return None if value is None else value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
@@ -85,16 +107,23 @@ def _sql_time(value: datetime | None) -> str | None:
 async def seed_demo_data(
     engine: AsyncEngine, *, scale: float = 1.0, anchor: datetime | None = None, force: bool = False
 ) -> SeedReport:
-    """Fill the database with the demo data set of the given scale, ending at `anchor` (now)."""
+    """Fill an empty database with the demo data set of the given scale, ending at `anchor` (now).
+
+    A database that already holds demo data is left as it is unless `force` is given, which
+    rebuilds it (at any scale); one that holds anything else is never changed. One transaction.
+    """
     started = datetime.now(UTC)
     anchor = (anchor or started).astimezone(UTC)
     wanted = {"version": DATA_SET_VERSION, "scale": scale, "seed": SEED}
     async with engine.begin() as conn:
         meta = await conn.scalar(select(t.AppMeta.value).where(t.AppMeta.key == META_KEY))
-        has_rows = bool(await conn.scalar(select(func.count()).select_from(t.Department)))
-        if has_rows and not force and (meta is None or {k: meta.get(k) for k in wanted} == wanted):
-            # Already seeded with this data set (or holding real data we must not touch).
-            return SeedReport(True, 0, 0, 0, 0, 0, 0.0)
+        has_rows = bool(await conn.scalar(select(or_(*(exists().select_from(model) for model in DEMO_TABLES)))))
+        if has_rows:
+            if meta is None:
+                return SeedReport(SeedOutcome.NOT_DEMO_DATA)
+            if not force:
+                same = {k: meta.get(k) for k in wanted} == wanted
+                return SeedReport(SeedOutcome.ALREADY_PRESENT if same else SeedOutcome.OTHER_DEMO_DATA, present=meta)
         for model in DEMO_TABLES:
             await conn.execute(delete(model))
         await conn.execute(delete(t.AppMeta).where(t.AppMeta.key == META_KEY))
@@ -103,7 +132,10 @@ async def seed_demo_data(
         await _reset_sequences(conn)
     seconds = (datetime.now(UTC) - started).total_seconds()
     departments, staff, teams, articles, consults = counts
-    return SeedReport(False, departments, staff, teams, articles, consults, seconds)
+    outcome = SeedOutcome.REPLACED if has_rows else SeedOutcome.SEEDED
+    return SeedReport(
+        outcome, departments, staff, teams, articles, consults, seconds, present=meta if has_rows else None
+    )
 
 
 async def _write(conn: AsyncConnection, rnd: random.Random, scale: float, anchor: datetime) -> tuple[int, ...]:
@@ -134,7 +166,7 @@ async def _write(conn: AsyncConnection, rnd: random.Random, scale: float, anchor
     articles = _articles(rnd, anchor, departments)
     await conn.execute(insert(t.Article), articles)
 
-    total = max(1, round(BASE_CONSULTS * scale))
+    total = consult_count(scale)
     team_plans = [(team["id"], team["department_id"]) for team in teams]
     rows = _consults(rnd, plans, team_plans, total, anchor)
     await _bulk_insert(conn, t.Consult.__table__, rows)  # type: ignore[arg-type]
@@ -480,4 +512,4 @@ async def _reset_sequences(conn: AsyncConnection) -> None:
             )
 
 
-__all__ = ["CONSULT_COLUMNS", "SeedReport", "seed_demo_data"]
+__all__ = ["CONSULT_COLUMNS", "SeedOutcome", "SeedReport", "consult_count", "seed_demo_data"]
