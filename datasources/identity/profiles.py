@@ -122,9 +122,10 @@ async def add_profile(
     count = await db.scalar(select(func.count()).where(PatientProfile.account_id == account_id))
     if (count or 0) >= MAX_PROFILES_PER_ACCOUNT:
         raise ProfileLimitReached(MAX_PROFILES_PER_ACCOUNT)
+    digest = cipher.digest(profile.resident_id.number, context=ID_CONTEXT)
+    await _refuse_duplicate(db, account_id=account_id, digest=digest, except_id=None)
     row = PatientProfile(account_id=account_id, created_at=now)
     _apply(row, profile, cipher, now)
-    await _refuse_duplicate(db, account_id=account_id, digest=row.id_number_digest, except_id=None)
     db.add(row)
     await db.flush()
     account = await db.get_one(PatientAccount, account_id)
@@ -137,9 +138,11 @@ async def update_profile(
     db: AsyncSession, *, account_id: int, profile_id: int, profile: ValidProfile, cipher: FieldCipher, now: datetime
 ) -> PatientProfile:
     row = await get_profile(db, account_id=account_id, profile_id=profile_id)
-    person_changed = cipher.digest(profile.resident_id.number, context=ID_CONTEXT) != row.id_number_digest
+    digest = cipher.digest(profile.resident_id.number, context=ID_CONTEXT)
+    # Checked before the row changes: a refused update must leave nothing to flush.
+    await _refuse_duplicate(db, account_id=account_id, digest=digest, except_id=row.id)
+    person_changed = digest != row.id_number_digest
     _apply(row, profile, cipher, now)
-    await _refuse_duplicate(db, account_id=account_id, digest=row.id_number_digest, except_id=row.id)
     if person_changed:
         # A different person: consents given for the previous one do not carry over.
         await db.execute(

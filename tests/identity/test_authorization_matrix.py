@@ -1,0 +1,181 @@
+"""Every root query and mutation × every kind of caller: allowed or denied, as declared here.
+
+The list of fields comes from the schema itself, so a new field without a rule fails this test.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+import httpx
+from graphql import GraphQLObjectType
+from identity_support import (
+    ADD,
+    codes,
+    gql,
+    make_staff,
+    patient_login,
+    profile_input,
+    resident_id,
+    sandbox_code,
+    staff_login,
+)
+
+from domain.enums import AdminRole
+from schema import dev_schema
+
+
+class Rule(Enum):
+    PUBLIC = "anyone"
+    SIGNED_IN = "any session"
+    PATIENT = "a patient"
+    OWNER = "the patient who owns the target profile"
+
+
+StaffOnly = frozenset[AdminRole]
+ALL_STAFF: StaffOnly = frozenset(AdminRole)
+
+Variables = Callable[["Callers"], Awaitable[dict[str, Any]]]
+
+
+@dataclass(frozen=True)
+class Case:
+    rule: Rule | StaffOnly
+    document: str
+    variables: Variables | None = None
+
+
+@dataclass
+class Callers:
+    http: httpx.AsyncClient
+    tokens: dict[str, str | None]
+
+    async def fresh_profile_of_a(self) -> str:
+        body = await gql(
+            self.http, ADD, {"input": profile_input(resident_id("11010519700101001"))}, self.tokens["patient A"]
+        )
+        result = body["data"]["addProfile"]
+        if result["__typename"] == "ProfileSuccess":
+            return str(result["profile"]["id"])
+        me = await gql(self.http, "{ me { profiles { id } } }", token=self.tokens["patient A"])
+        return str(me["data"]["me"]["profiles"][0]["id"])
+
+
+async def _profile(c: Callers) -> dict[str, Any]:
+    return {"id": await c.fresh_profile_of_a()}
+
+
+async def _profile_with_input(c: Callers) -> dict[str, Any]:
+    return {"id": await c.fresh_profile_of_a(), "input": profile_input(resident_id("11010519700101001"))}
+
+
+async def _consent(c: Callers) -> dict[str, Any]:
+    return {"id": await c.fresh_profile_of_a(), "version": "1.0"}
+
+
+async def _new_profile(_: Callers) -> dict[str, Any]:
+    return {"input": profile_input(resident_id("11010519750101001"))}
+
+
+async def _code(_: Callers) -> dict[str, Any]:
+    return {"code": sandbox_code("matrix-login")}
+
+
+CASES: dict[str, Case] = {
+    # queries
+    "homepage": Case(Rule.PUBLIC, "{ homepage { variant } }"),
+    "staff": Case(Rule.PUBLIC, "{ staff(first: 1) { totalCount } }"),
+    "staffMember": Case(Rule.PUBLIC, '{ staffMember(id: "1") { id } }'),
+    "department": Case(Rule.PUBLIC, '{ department(id: "1") { id } }'),
+    "departments": Case(Rule.PUBLIC, "{ departments(first: 1) { totalCount } }"),
+    "consentDocument": Case(Rule.PUBLIC, "{ consentDocument { version } }"),
+    "me": Case(Rule.PATIENT, "{ me { id } }"),
+    "profile": Case(Rule.OWNER, "query($id: ID!) { profile(id: $id) { id } }", _profile),
+    "staffMe": Case(ALL_STAFF, "{ staffMe { username } }"),
+    "auditLog": Case(frozenset({AdminRole.SUPER_ADMIN}), "{ auditLog(first: 1) { totalCount } }"),
+    # mutations
+    "login": Case(Rule.PUBLIC, "mutation($code: String!) { login(code: $code) { expiresAt } }", _code),
+    "devLogin": Case(Rule.PUBLIC, "mutation { devLogin(demoPatient: 1) { expiresAt } }"),
+    "staffLogin": Case(
+        Rule.PUBLIC, 'mutation { staffLogin(username: "nobody", password: "x", totpCode: "1") { token } }'
+    ),
+    "addProfile": Case(Rule.PATIENT, ADD, _new_profile),
+    "updateProfile": Case(
+        Rule.OWNER,
+        "mutation($id: ID!, $input: ProfileInput!) { updateProfile(id: $id, input: $input) { __typename } }",
+        _profile_with_input,
+    ),
+    "removeProfile": Case(Rule.OWNER, "mutation($id: ID!) { removeProfile(id: $id) { __typename } }", _profile),
+    "setDefaultProfile": Case(Rule.OWNER, "mutation($id: ID!) { setDefaultProfile(id: $id) { __typename } }", _profile),
+    "giveHealthDataConsent": Case(
+        Rule.OWNER,
+        "mutation($id: ID!, $version: String!) {"
+        " giveHealthDataConsent(profileId: $id, version: $version) { __typename } }",
+        _consent,
+    ),
+    "withdrawHealthDataConsent": Case(
+        Rule.OWNER, "mutation($id: ID!) { withdrawHealthDataConsent(profileId: $id) { __typename } }", _profile
+    ),
+    # last: it ends the caller's session
+    "logout": Case(Rule.SIGNED_IN, "mutation { logout }"),
+}
+
+# staffLogin with wrong credentials answers UNAUTHENTICATED by design; that is not an access denial.
+EXPECTED_REFUSAL = {"staffLogin"}
+
+
+def _expected(rule: Rule | StaffOnly, caller: str) -> str | None:
+    """None when allowed, else the error code the caller must get."""
+    anonymous = caller == "anonymous"
+    patient = caller.startswith("patient")
+    if isinstance(rule, frozenset):
+        if anonymous:
+            return "UNAUTHENTICATED"
+        return None if (not patient and AdminRole(caller) in rule) else "FORBIDDEN"
+    if rule is Rule.PUBLIC:
+        return None
+    if anonymous:
+        return "UNAUTHENTICATED"
+    if rule is Rule.SIGNED_IN:
+        return None
+    if rule is Rule.PATIENT:
+        return None if patient else "FORBIDDEN"
+    return None if caller == "patient A" else "FORBIDDEN"
+
+
+def test_every_root_field_has_a_rule() -> None:
+    fields = set()
+    for root in (dev_schema._schema.query_type, dev_schema._schema.mutation_type):
+        assert isinstance(root, GraphQLObjectType)
+        fields |= set(root.fields)
+    missing = fields - set(CASES)
+    assert not missing, f"declare who may use these fields in CASES: {sorted(missing)}"
+    assert not set(CASES) - fields, f"rules for fields that no longer exist: {sorted(set(CASES) - fields)}"
+
+
+async def test_authorization_matrix(http: httpx.AsyncClient, app: Any) -> None:
+    tokens: dict[str, str | None] = {
+        "anonymous": None,
+        "patient A": await patient_login(http, "matrix-a"),
+        "patient B": await patient_login(http, "matrix-b"),
+    }
+    for role in AdminRole:
+        tokens[role.value] = await staff_login(http, await make_staff(app, [role]))
+    callers = Callers(http, tokens)
+    failures = []
+    for field, case in CASES.items():
+        # the allowed callers last, so a denied attempt can never be mistaken for a prior success
+        order = sorted(tokens, key=lambda caller: _expected(case.rule, caller) is None)
+        for caller in order:
+            variables = await case.variables(callers) if case.variables else {}
+            body = await gql(http, case.document, variables, tokens[caller])
+            got = [c for c in codes(body) if c in ("UNAUTHENTICATED", "FORBIDDEN")]
+            want = _expected(case.rule, caller)
+            if field in EXPECTED_REFUSAL and want is None:
+                continue
+            if (want is None and got) or (want is not None and got != [want]):
+                failures.append(f"{field} as {caller}: expected {want or 'allowed'}, got {got or body}")
+    assert not failures, "\n".join(failures)
