@@ -6,7 +6,7 @@ import logging
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter
+from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
 from strawberry.types import ExecutionContext
 
 from domain.enums import AdminRole
@@ -32,6 +32,8 @@ from schema.permissions import IsPatient, IsSignedIn, staff_with
 from schema.staff import StaffMember
 
 logger = logging.getLogger("hospital_bff.graphql")
+
+MAX_TOKENS = 2_000  # the full homepage query is about 150 tokens
 
 
 @strawberry.type(description="Everything the mini-program and the admin side can read.")
@@ -153,6 +155,8 @@ def _build(mutation: type) -> HospitalSchema:
             MaskUnexpectedErrors,
             lambda: QueryDepthLimiter(max_depth=12),
             lambda: MaxAliasesLimiter(max_alias_count=30),
+            # Bounds the parser's work before depth and alias checks run on the parsed document.
+            lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
         ],
     )
 
