@@ -48,7 +48,8 @@ class Query:
         "Filters combine; `first` is at most 50.",
     )
     staff_member: StaffMember | None = strawberry.field(
-        resolver=staff_resolvers.staff_member, description="One staff member by id; null when there is none."
+        resolver=staff_resolvers.staff_member,
+        description="One staff member by id; null when there is none or when they have left (as in `staff`).",
     )
     department: Department | None = strawberry.field(
         resolver=department_resolvers.department, description="One department by id; null when there is none."
