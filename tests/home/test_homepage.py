@@ -123,6 +123,32 @@ async def test_elder_variant_has_larger_type_and_fewer_modules(client: Any) -> N
     assert len(elder["layout"]["modules"]) < len(standard["layout"]["modules"])
 
 
+async def _set_visible(app: Any, ids: list[int], visible: bool) -> None:
+    async with app.state.resources.engine.begin() as conn:
+        await conn.execute(
+            text("UPDATE layout_modules SET visible = :visible WHERE id = :id"),
+            [{"visible": visible, "id": i} for i in ids],
+        )
+
+
+async def test_layout_settings_survive_every_module_being_hidden(client: Any, raw_rows: Any, app: Any) -> None:
+    # given: the elder layout's own settings (not the fallback), and every elder module hidden
+    [setting] = await raw_rows("SELECT compact, font_scale FROM layout_settings WHERE variant = 'ELDER'")
+    expected = {"compact": bool(setting["compact"]), "fontScale": setting["font_scale"], "modules": []}
+    assert (expected["compact"], expected["fontScale"]) != (True, 1.0), "the fallback values would hide the bug"
+    rows = await raw_rows("SELECT id FROM layout_modules WHERE variant = 'ELDER' AND visible = :yes", yes=True)
+    visible = [r["id"] for r in rows]
+    assert visible
+    try:
+        await _set_visible(app, visible, False)
+        # when
+        layout = (await client.query(QUERY_HOMEPAGE, {"variant": "ELDER"}))["homepage"]["layout"]
+    finally:
+        await _set_visible(app, visible, True)
+    # then
+    assert layout == expected
+
+
 async def test_one_request_costs_a_fixed_number_of_statements(
     client: Any, raw_rows: Any, app: Any, assert_num_queries: Any
 ) -> None:
