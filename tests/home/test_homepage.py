@@ -42,6 +42,50 @@ async def test_featured_departments_in_configured_order(client: Any, raw_rows: A
         }
 
 
+async def _set_featured_links(app: Any, rows: list[dict[str, Any]]) -> None:
+    async with app.state.resources.engine.begin() as conn:
+        await conn.execute(
+            text("UPDATE featured_departments SET link_target = :link_target, link_kind = :link_kind WHERE id = :id"),
+            rows,
+        )
+
+
+async def test_a_featured_link_override_opens_with_its_own_kind(client: Any, raw_rows: Any, app: Any) -> None:
+    # given: the first card overridden by a web page, the second by a page without a kind of its own
+    rows = await raw_rows(
+        "SELECT f.id, f.department_id, f.link_target, f.link_kind, d.registration_kind FROM featured_departments f "
+        "JOIN departments d ON d.id = f.department_id ORDER BY f.position"
+    )
+    first, second = rows[0], rows[1]
+    assert first["registration_kind"] != "WEB_PAGE", "the department's own kind would hide the bug"
+    web, page = "https://www.hospital.example/chest-pain-centre", "/pages/special/stroke?from=home"
+    try:
+        await _set_featured_links(
+            app,
+            [
+                {"id": first["id"], "link_target": web, "link_kind": "WEB_PAGE"},
+                {"id": second["id"], "link_target": page, "link_kind": None},
+            ],
+        )
+        # when
+        cards = (await client.query(QUERY_HOMEPAGE))["homepage"]["featuredDepartments"]
+    finally:
+        await _set_featured_links(
+            app, [{k: row[k] for k in ("id", "link_target", "link_kind")} for row in (first, second)]
+        )
+    # then
+    assert cards[0]["registrationLink"] == {
+        "kind": "WEB_PAGE",
+        "target": web,
+        "departmentId": str(first["department_id"]),
+    }
+    assert cards[1]["registrationLink"] == {
+        "kind": second["registration_kind"],
+        "target": page,
+        "departmentId": str(second["department_id"]),
+    }
+
+
 async def test_consult_zone_has_the_five_services_with_lowest_prices(client: Any, raw_rows: Any) -> None:
     # given: lowest price and number of active providers per service, from the offering rows
     offers = await raw_rows(
