@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import delete, insert, text
 
+from datasources.db.tables import Article
+from domain.enums import ArticleCategory, ArticleStatus
 from support import ANCHOR, parse_time
 
 QUERY_HOMEPAGE = """
@@ -131,14 +134,41 @@ async def test_latest_published_articles_per_category(client: Any, raw_rows: Any
         assert {a["categoryLabel"] for a in group["articles"]} == {group["label"]}
 
 
-async def test_scheduled_and_draft_articles_stay_hidden(client: Any, raw_rows: Any) -> None:
-    hidden = {
-        str(r["id"])
-        for r in await raw_rows("SELECT id, status, published_at FROM articles")
-        if r["status"] != "PUBLISHED" or parse_time(r["published_at"]) is None
-    }
-    assert hidden, "the demo data has drafts and archived articles"
-    groups = (await client.query(QUERY_HOMEPAGE))["homepage"]["articles"]
+async def test_scheduled_and_draft_articles_stay_hidden(client: Any, raw_rows: Any, app: Any) -> None:
+    # given: the demo's drafts and archived articles, and a published article scheduled for tomorrow,
+    # which would be the newest of its category if its publication time were not respected
+    engine = app.state.resources.engine
+    async with engine.begin() as conn:
+        scheduled = (
+            await conn.execute(
+                insert(Article)
+                .values(
+                    category=ArticleCategory.NEWS,
+                    title="明日发布：冬季流感疫苗接种安排",
+                    summary="定时发布的资讯",
+                    body="<p>定时发布。</p>",
+                    status=ArticleStatus.PUBLISHED,
+                    published_at=ANCHOR + timedelta(days=1),
+                    created_at=ANCHOR - timedelta(days=1),
+                )
+                .returning(Article.id)
+            )
+        ).scalar_one()
+    try:
+        rows = await raw_rows("SELECT id, status, published_at FROM articles")
+        hidden = {
+            str(r["id"])
+            for r in rows
+            if r["status"] != "PUBLISHED" or (published := parse_time(r["published_at"])) is None or published > ANCHOR
+        }
+        assert str(scheduled) in hidden
+        assert len(hidden) > 1, "the demo data has drafts and archived articles"
+        # when
+        groups = (await client.query(QUERY_HOMEPAGE))["homepage"]["articles"]
+    finally:
+        async with engine.begin() as conn:
+            await conn.execute(delete(Article).where(Article.id == scheduled))
+    # then
     shown = {a["id"] for g in groups for a in g["articles"]}
     assert not shown & hidden
 
