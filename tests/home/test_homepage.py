@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import delete, insert, text
+import httpx
+import pytest
+from sqlalchemy import delete, event, insert, text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app import create_app
 from datasources.db.tables import Article
 from domain.enums import ArticleCategory, ArticleStatus
+from settings import Settings
 from support import ANCHOR, parse_time
 
 QUERY_HOMEPAGE = """
@@ -223,32 +230,80 @@ async def test_layout_settings_survive_every_module_being_hidden(client: Any, ra
     assert layout == expected
 
 
+@contextmanager
+def statements_on(engine: AsyncEngine) -> Iterator[list[str]]:
+    """Every SQL statement the engine runs inside the block (assert_num_queries watches only the shared app)."""
+    statements: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(statement)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", record)
+
+
+@pytest.fixture
+async def feature_every_department(app: Any) -> AsyncIterator[Callable[[], Awaitable[None]]]:
+    """Call to feature every department not yet featured; the added rows are removed afterwards."""
+    engine = app.state.resources.engine
+
+    async def feature() -> None:
+        async with engine.begin() as conn:
+            await conn.execute(
+                text(
+                    "INSERT INTO featured_departments (department_id, position, image_url, blurb) "
+                    "SELECT id, 100 + id, '', name FROM departments "
+                    "WHERE id NOT IN (SELECT department_id FROM featured_departments)"
+                )
+            )
+
+    try:
+        yield feature
+    finally:
+        async with engine.begin() as conn:
+            await conn.execute(text("DELETE FROM featured_departments WHERE position >= 100"))
+
+
+@pytest.fixture
+async def app_with_more_articles(settings: Settings) -> AsyncIterator[tuple[httpx.AsyncClient, AsyncEngine]]:
+    """A second app on the same database showing 12 articles per category instead of 3."""
+    application = create_app(settings.model_copy(update={"articles_per_category": 12}), clock=lambda: ANCHOR)
+    async with (
+        application.router.lifespan_context(application),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=application), base_url="http://testserver") as http,
+    ):
+        yield http, application.state.resources.engine
+
+
+async def _homepage(http: httpx.AsyncClient) -> dict[str, Any]:
+    body = (await http.post("/graphql", json={"query": QUERY_HOMEPAGE})).json()
+    assert "errors" not in body, body["errors"]
+    homepage: dict[str, Any] = body["data"]["homepage"]
+    return homepage
+
+
 async def test_one_request_costs_a_fixed_number_of_statements(
-    client: Any, raw_rows: Any, app: Any, assert_num_queries: Any
+    client: Any,
+    raw_rows: Any,
+    assert_num_queries: Any,
+    feature_every_department: Callable[[], Awaitable[None]],
+    app_with_more_articles: tuple[httpx.AsyncClient, AsyncEngine],
 ) -> None:
     # theme + layout + featured + departments + consult zone + entries + articles
     with assert_num_queries(7):
         few = (await client.query(QUERY_HOMEPAGE))["homepage"]
-    # given: every department featured, and more articles per category
-    resources = app.state.resources
-    original_settings = resources.settings
-    engine = resources.engine
-    async with engine.begin() as conn:
-        await conn.execute(
-            text(
-                "INSERT INTO featured_departments (department_id, position, image_url, blurb) "
-                "SELECT id, 100 + id, '', name FROM departments "
-                "WHERE id NOT IN (SELECT department_id FROM featured_departments)"
-            )
-        )
-    resources.settings = original_settings.model_copy(update={"articles_per_category": 12})
-    try:
-        with assert_num_queries(7):
-            many = (await client.query(QUERY_HOMEPAGE))["homepage"]
-    finally:
-        resources.settings = original_settings
-        async with engine.begin() as conn:
-            await conn.execute(text("DELETE FROM featured_departments WHERE position >= 100"))
+    # given: every department featured, and four times the articles per category
+    await feature_every_department()
+    more_http, more_engine = app_with_more_articles
+    # when
+    with statements_on(more_engine) as statements:
+        many = await _homepage(more_http)
+    # then
+    listing = "\n\n".join(f"[{i}] {s}" for i, s in enumerate(statements, 1))
+    assert len(statements) == 7, f"ran {len(statements)} statements:\n\n{listing}"
     total_departments = len(await raw_rows("SELECT id FROM departments"))
     assert len(few["featuredDepartments"]) < len(many["featuredDepartments"]) == total_departments
     assert sum(len(g["articles"]) for g in many["articles"]) > sum(len(g["articles"]) for g in few["articles"])
