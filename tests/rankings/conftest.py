@@ -31,3 +31,10 @@ async def ranking_engine(tmp_path_factory: pytest.TempPathFactory) -> AsyncItera
     await engine.dispose()
     if admin_url:
         await drop_database(admin_url, name)
+
+
+@pytest.fixture
+async def world(ranking_engine: AsyncEngine) -> AsyncEngine:
+    """The small hospital with no consults and no snapshots."""
+    await build_world(ranking_engine)
+    return ranking_engine

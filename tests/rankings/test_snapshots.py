@@ -19,7 +19,8 @@ from domain.rankings import RankingBoard, RankingRules, current_window
 NOW = datetime(2026, 11, 15, 4, 0, tzinfo=UTC)
 
 
-async def test_recomputing_a_period_replaces_its_snapshot(ranking_engine: AsyncEngine) -> None:
+async def test_recomputing_a_period_replaces_its_snapshot(world: AsyncEngine) -> None:
+    ranking_engine = world
     rules = RankingRules()
     window = current_window(RankingBoard.DOCTOR_POPULARITY, NOW, rules)
     sessions = session_factory(ranking_engine)
