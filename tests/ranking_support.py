@@ -3,6 +3,7 @@ written exactly as a test describes them (on a database of their own, SQLite or 
 
 from __future__ import annotations
 
+import random
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -30,7 +31,7 @@ STAFF = {
     8: (4, StaffRole.DOCTOR, True),
 }
 # id -> (department, leader, active)
-TEAMS = {1: (1, 1, True), 2: (2, 3, True), 3: (3, 5, False)}
+TEAMS = {1: (1, 1, True), 2: (2, 7, True), 3: (3, 5, False)}  # team 2's leader has left
 
 UNPAID_CREATED_AT = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -148,3 +149,30 @@ def consult(
     if rating is not None and reviewed is None and completed is not None:
         reviewed = completed + timedelta(minutes=5)
     return ConsultRow(staff, team, department, status, paid, completed, rating, reviewed)
+
+
+def busy_year(now: datetime, consults: int = 4000, seed: int = 4) -> list[ConsultRow]:
+    """Realistic volumes over the 120 days before `now`: every board's threshold is reached."""
+    rnd = random.Random(seed)
+    rows = []
+    for _ in range(consults):
+        team = rnd.choice(sorted(TEAMS)) if rnd.random() < 0.2 else None
+        staff = None if team else rnd.choice(sorted(STAFF))
+        home = TEAMS[team][0] if team else STAFF[staff or 1][0]
+        paid = now - timedelta(seconds=rnd.randint(1, 120 * 86400))
+        status = rnd.choices(["COMPLETED", "REFUNDED", "PAID", "CANCELLED"], [85, 4, 6, 5])[0]
+        completed = min(now - timedelta(seconds=1), paid + timedelta(minutes=rnd.randint(5, 600)))
+        rated = status == "COMPLETED" and rnd.random() < 0.6
+        rows.append(
+            ConsultRow(
+                staff,
+                team,
+                home if rnd.random() < 0.9 else rnd.choice(sorted(DEPARTMENTS)),
+                status,
+                None if status == "CANCELLED" else paid,
+                completed if status == "COMPLETED" else None,
+                rnd.choice([1, 2, 3, 4, 5, 5, 5]) if rated else None,
+                min(now - timedelta(seconds=1), completed + timedelta(hours=rnd.randint(0, 48))) if rated else None,
+            )
+        )
+    return rows

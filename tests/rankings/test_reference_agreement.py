@@ -9,14 +9,13 @@ a score's sixth decimal can round differently there than in Python or PostgreSQL
 
 from __future__ import annotations
 
-import random
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from ranking_reference import ConsultRow, Params, Place, all_boards, growth_bounds, last_month_bounds
-from ranking_support import DEPARTMENTS, STAFF, SUBJECTS, TEAMS, replace_consults, sql_board
+from ranking_support import DEPARTMENTS, STAFF, SUBJECTS, TEAMS, busy_year, replace_consults, sql_board
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from datasources.db.rankings import ComputedEntry
@@ -138,29 +137,8 @@ async def test_sql_boards_agree_with_the_reference(
 
 async def test_sql_boards_agree_with_the_reference_on_a_busy_year(ranking_engine: AsyncEngine) -> None:
     """Default parameters and realistic volumes (thousands of consults, every threshold reached)."""
-    rnd = random.Random(4)
     now = datetime(2026, 11, 15, 4, 0, tzinfo=UTC)
-    rows = []
-    for _ in range(4000):
-        team = rnd.choice(sorted(TEAMS)) if rnd.random() < 0.2 else None
-        staff = None if team else rnd.choice(sorted(STAFF))
-        home = TEAMS[team][0] if team else STAFF[staff or 1][0]
-        paid = now - timedelta(seconds=rnd.randint(1, 120 * 86400))
-        status = rnd.choices(["COMPLETED", "REFUNDED", "PAID", "CANCELLED"], [85, 4, 6, 5])[0]
-        completed = min(now - timedelta(seconds=1), paid + timedelta(minutes=rnd.randint(5, 600)))
-        rated = status == "COMPLETED" and rnd.random() < 0.6
-        rows.append(
-            ConsultRow(
-                staff,
-                team,
-                home if rnd.random() < 0.9 else rnd.choice(sorted(DEPARTMENTS)),
-                status,
-                None if status == "CANCELLED" else paid,
-                completed if status == "COMPLETED" else None,
-                rnd.choice([1, 2, 3, 4, 5, 5, 5]) if rated else None,
-                min(now - timedelta(seconds=1), completed + timedelta(hours=rnd.randint(0, 48))) if rated else None,
-            )
-        )
+    rows = busy_year(now)
     await _check(ranking_engine, now, Params(), rows)
     expected = all_boards(rows, SUBJECTS, now, Params())
     assert all(len(expected[board]) >= 3 for board in ("FASTEST_GROWTH", "DOCTOR_POPULARITY", "GOLD_STAFF"))
