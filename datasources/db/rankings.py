@@ -2,8 +2,8 @@
 
 Each board is one aggregate statement (GROUP BY, then row_number() over the ordered groups) that
 runs on SQLite and PostgreSQL; its period arrives as UTC instants computed in Python
-(domain/rankings.py), so both databases compare the same values. Python only numbers nothing and
-loops over nothing but the few rows of the result.
+(domain/rankings.py), so both databases compare the same values. Python ranks nothing itself and
+loops only over the few rows of the result.
 """
 
 from __future__ import annotations
@@ -65,7 +65,8 @@ def _reviewed_by(end: datetime) -> ColumnElement[bool]:
     return and_(Consult.rating.is_not(None), Consult.reviewed_at < end)
 
 
-Order = Callable[[Any], list[ColumnElement[Any]]]
+Order = Callable[[Any], list[ColumnElement[Any]]]  # the ORDER BY of a board, given the groups' columns
+Eligible = tuple[Any, ColumnElement[bool]]  # the table subjects are joined to, and who of them may rank
 
 
 def _ranked(grouped: AnySelect, order: Order, size: int, eligible: Eligible | None = None) -> AnySelect:
@@ -82,9 +83,6 @@ def _ranked(grouped: AnySelect, order: Order, size: int, eligible: Eligible | No
         numbered = numbered.join(table, table.id == g.c.subject_id).where(condition)
     ranked = numbered.subquery("ranked")
     return select(ranked).where(ranked.c.rank <= size).order_by(ranked.c.rank)
-
-
-Eligible = tuple[Any, ColumnElement[bool]]
 
 
 def _staff_eligible(rules: RankingRules) -> Eligible:
@@ -284,9 +282,3 @@ async def refresh_board(db: AsyncSession, *, window: Window, rules: RankingRules
     """Compute one board and store it as its period's snapshot."""
     entries = await compute_board(db, window=window, rules=rules)
     return await store_board(db, window=window, rules=rules, entries=entries, computed_at=computed_at)
-
-
-async def latest_computed(db: AsyncSession) -> dict[tuple[RankingBoard, str], datetime]:
-    """When each (board, period) was last computed, for deciding what is due (one statement)."""
-    rows = await db.execute(select(RankingSnapshot.board, RankingSnapshot.period_key, RankingSnapshot.computed_at))
-    return {(board, key): at for board, key, at in rows}
