@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
 
-.PHONY: run test lint schema assets seed bench-seed install
+.PHONY: run test lint schema assets seed bench-seed bench-rankings refresh-rankings install
 
 $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed")'
@@ -46,3 +46,9 @@ seed: install
 
 bench-seed: install
 	$(PY) bench/seed_speed.py
+
+bench-rankings: install
+	$(PY) bench/rankings_speed.py
+
+refresh-rankings: install
+	$(PY) -m cli refresh-rankings $(RANKING_ARGS)

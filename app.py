@@ -33,6 +33,7 @@ from datasources.db.engine import Sessions, create_engine, session_factory
 from datasources.identity.field_crypto import FieldCipher
 from datasources.identity.tokens import SessionTokens
 from datasources.identity.viewer import resolve_viewer
+from datasources.rankings import RankingJob
 from datasources.wechat import WeChatClient, sandbox_transport
 from loaders import make_loaders
 from schema import dev_schema, schema
@@ -61,6 +62,7 @@ class Resources:
     wechat: WeChatClient
     tokens: SessionTokens
     cipher: FieldCipher
+    rankings: RankingJob  # refreshes the ranking boards (started when RANKING_REFRESH_SECONDS > 0)
 
 
 class HospitalGraphQL(GraphQL[Context, None]):
@@ -167,21 +169,34 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> S
         wechat_base = settings.wechat_api_base_url or "http://wechat-sandbox"
         transport = None if settings.wechat_api_base_url else sandbox_transport(settings.wechat_app_id, app_secret)
         http = httpx.AsyncClient(transport=transport, timeout=httpx.Timeout(5.0, connect=2.0))
+        sessions = session_factory(engine)
+        rankings = RankingJob(
+            sessions=sessions,
+            cache=cache,
+            clock=clock,
+            rules=settings.ranking_rules,
+            interval=timedelta(seconds=settings.ranking_refresh_seconds),
+            lock_ttl=timedelta(seconds=settings.ranking_lock_seconds),
+        )
         resources = Resources(
             settings=settings,
             engine=engine,
-            sessions=session_factory(engine),
+            sessions=sessions,
             cache=cache,
             clock=clock,
             http=http,
             wechat=WeChatClient(http, app_id=settings.wechat_app_id, app_secret=app_secret, base_url=wechat_base),
             tokens=SessionTokens(settings.session_secret.get_secret_value(), cache),
             cipher=FieldCipher(settings.data_encryption_key.get_secret_value()),
+            rankings=rankings,
         )
         state["resources"] = app.state.resources = resources
+        if settings.ranking_refresh_seconds > 0:
+            rankings.start()
         try:
             yield
         finally:
+            await rankings.stop()
             await http.aclose()
             await cache.close()
             await engine.dispose()

@@ -2,6 +2,9 @@
 
 serve     migrate, fill an empty database with demo data (dev), then run uvicorn
 migrate   bring the database to the newest schema
+refresh-rankings
+          compute the ranking boards now (all, or --board ...); --month YYYY-MM recomputes the gold
+          boards of a past month, --backfill-months N those of the last N complete months
 seed      fill an empty database with the demo data set; --scale 10 gives 1,000,000 consults;
           --force replaces existing demo data (refused when ENV=prod)
 """
@@ -12,16 +15,37 @@ import argparse
 import asyncio
 import logging
 import sys
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from datasources import rankings
+from datasources.cache import create_cache, holding_lock
 from datasources.db import audit
 from datasources.db.audit import AuditEvent
 from datasources.db.demo import SeedOutcome, SeedReport, seed_demo_data
 from datasources.db.demo.seed import consult_count
-from datasources.db.engine import create_engine
+from datasources.db.engine import create_engine, session_factory
 from datasources.db.migrate import upgrade_to_head
+from datasources.db.rankings import StoredBoard
+from datasources.db.tables import Department, Staff, Team
 from domain.audit import ActorKind, AuditResult
 from domain.enums import AdminRole
+from domain.rankings import (
+    ALL_BOARDS,
+    GOLD_BOARDS,
+    SUBJECTS,
+    TITLES,
+    RankingBoard,
+    SubjectKind,
+    last_complete_month,
+    parse_month,
+    period_label,
+    previous_month,
+    reason,
+)
 from settings import ConfigurationError, Settings, get_settings
 
 logger = logging.getLogger("hospital_bff.cli")
@@ -111,7 +135,6 @@ async def purge_audit(settings: Settings) -> None:
 async def create_staff_account(
     settings: Settings, *, username: str, password: str, roles: list[str], display_name: str, staff_id: int | None
 ) -> str:
-    from datasources.db.engine import session_factory
     from datasources.identity.field_crypto import FieldCipher
     from datasources.identity.staff_accounts import create_staff_account as create
 
@@ -144,6 +167,76 @@ async def create_staff_account(
     finally:
         await engine.dispose()
     return created.totp_uri
+
+
+async def refresh_rankings(
+    settings: Settings,
+    *,
+    boards: Sequence[RankingBoard],
+    months: Sequence[tuple[int, int]] = (),
+    now: datetime | None = None,
+) -> int:
+    """Compute the boards under the refresh lock, print each one and audit the run. With `months`,
+    the gold boards of those months instead. 1 when another instance holds the lock (with Redis
+    configured, only one instance computes at a time)."""
+    now = now or datetime.now(UTC)
+    rules = settings.ranking_rules
+    engine = create_engine(settings.database_url)
+    cache = create_cache(settings.redis_url, settings.redis_key_prefix)
+    stored: list[StoredBoard] = []
+    try:
+        await upgrade_to_head(engine)
+        async with holding_lock(cache, rankings.LOCK_NAME, ttl_seconds=settings.ranking_lock_seconds) as held:
+            if not held:
+                print("another instance is refreshing the rankings now; nothing done", file=sys.stderr)
+                return 1
+            async with session_factory(engine)() as db, db.begin():
+                if months:
+                    gold = [b for b in boards if b in GOLD_BOARDS]
+                    for month in months:
+                        stored += await rankings.refresh_rankings(db, now=now, rules=rules, boards=gold, month=month)
+                else:
+                    stored += await rankings.refresh_rankings(db, now=now, rules=rules, boards=boards)
+                for which in dict.fromkeys(s.snapshot.board for s in stored):
+                    event = AuditEvent(ActorKind.SYSTEM, "cli", "rankings.refresh", AuditResult.OK, "Ranking", which)
+                    await audit.record(db, event=event, at=now)
+                names = await _subject_names(db, stored)
+    finally:
+        await cache.close()
+        await engine.dispose()
+    for board in stored:
+        print(_describe_board(board, names))
+    return 0
+
+
+async def _subject_names(db: AsyncSession, stored: Sequence[StoredBoard]) -> dict[tuple[SubjectKind, int], str]:
+    wanted: dict[SubjectKind, set[int]] = {kind: set() for kind in SubjectKind}
+    for board in stored:
+        wanted[SUBJECTS[board.snapshot.board]] |= {e.subject_id for e in board.entries}
+    names: dict[tuple[SubjectKind, int], str] = {}
+    models: list[tuple[SubjectKind, type[Department | Staff | Team]]] = [
+        (SubjectKind.DEPARTMENT, Department),
+        (SubjectKind.STAFF, Staff),
+        (SubjectKind.TEAM, Team),
+    ]
+    for kind, model in models:
+        if wanted[kind]:
+            rows = await db.execute(select(model.id, model.name).where(model.id.in_(wanted[kind])))
+            names.update({(kind, i): name for i, name in rows})
+    return names
+
+
+def _describe_board(board: StoredBoard, names: dict[tuple[SubjectKind, int], str]) -> str:
+    """The board as a few lines for the terminal: title, period, and each entry with its reason."""
+    which, window, rules = board.snapshot.board, board.window, board.rules
+    kind = SUBJECTS[which]
+    lines = [f"{TITLES[which]} {which} {window.key} ({period_label(window, rules.zone)}): {len(board.entries)} entries"]
+    lines += [
+        f"  {e.rank}. {names.get((kind, e.subject_id), f'#{e.subject_id}')}: "
+        f"{reason(which, e.inputs, window, rules)} (score {e.score:g})"
+        for e in board.entries
+    ]
+    return "\n".join(lines)
 
 
 def _read_password() -> str:
@@ -183,6 +276,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     account_parser.add_argument("--display-name", default="")
     account_parser.add_argument("--staff-id", type=int, default=None, help="the staff member behind a DOCTOR account")
+    refresh_parser = commands.add_parser("refresh-rankings", help="compute the ranking boards now")
+    refresh_parser.add_argument(
+        "--board", action="append", choices=[b.value for b in ALL_BOARDS], help="repeat for several (default: all)"
+    )
+    refresh_parser.add_argument("--month", type=parse_month, help="the gold boards of this past month (YYYY-MM)")
+    refresh_parser.add_argument(
+        "--backfill-months", type=int, default=0, help="the gold boards of each of the last N complete months"
+    )
     seed_parser = commands.add_parser("seed", help="generate demo data")
     seed_parser.add_argument("--scale", type=float, default=None, help="1 = 100,000 consults (default: DEMO_SCALE)")
     seed_parser.add_argument(
@@ -225,6 +326,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"created {args.username}; enrol this in an authenticator app now (shown once):\n{uri}")
     elif args.command == "migrate":
         asyncio.run(migrate(settings))
+    elif args.command == "refresh-rankings":
+        return _refresh_rankings_command(settings, args)
     else:
         if args.force and not settings.is_dev:
             print("seed --force is refused when ENV=prod: it deletes data", file=sys.stderr)
@@ -233,6 +336,26 @@ def main(argv: list[str] | None = None) -> int:
         if not asyncio.run(seed(settings, scale=scale, force=args.force, anchor=args.anchor)):
             return 1
     return 0
+
+
+def _refresh_rankings_command(settings: Settings, args: argparse.Namespace) -> int:
+    boards = [RankingBoard(b) for b in args.board] if args.board else list(ALL_BOARDS)
+    months: list[tuple[int, int]] = []
+    if args.month:
+        months.append(args.month)
+    if args.backfill_months:
+        month = last_complete_month(datetime.now(UTC), settings.zone)
+        for _ in range(args.backfill_months):
+            months.append(month)
+            month = previous_month(*month)
+    if months and not any(b in GOLD_BOARDS for b in boards):
+        print("--month and --backfill-months apply to the gold boards only", file=sys.stderr)
+        return 2
+    try:
+        return asyncio.run(refresh_rankings(settings, boards=boards, months=months))
+    except rankings.MonthNotComplete as problem:
+        print(f"not refreshed: {problem}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -14,6 +14,9 @@ from zoneinfo import ZoneInfo
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from domain.enums import StaffRole
+from domain.rankings import RankingRules
+
 ROOT = Path(__file__).resolve().parent
 
 
@@ -75,6 +78,24 @@ class Settings(BaseSettings):
         None, description="https://api.weixin.qq.com in production; unset uses the built-in WeChat sandbox."
     )
     articles_per_category: int = Field(3, ge=1, le=20, description="Latest articles per category on the homepage.")
+    # Rankings (domain/rankings.py explains each board).
+    ranking_gold_size: int = Field(5, ge=1, le=50, description="Entries of 金牌科室 and 金牌医生.")
+    ranking_board_size: int = Field(3, ge=1, le=50, description="Entries of each TOP3 board.")
+    ranking_staff_roles: list[StaffRole] = Field(
+        [StaffRole.DOCTOR], min_length=1, description='Roles the staff boards rank, JSON, e.g. ["DOCTOR","NURSE"].'
+    )
+    ranking_popularity_days: int = Field(7, ge=1, le=90, description="Window of 医生热度 and 科室热度.")
+    ranking_decay_days: float = Field(3.0, gt=0, le=365, description="τ of the popularity weight exp(−age_days/τ).")
+    ranking_growth_min_consults: int = Field(20, ge=1, description="Consults this month needed for 最快成长.")
+    ranking_growth_floor: int = Field(10, ge=1, description="最快成长 divides by max(previous month, this).")
+    ranking_team_days: int = Field(90, ge=1, le=730, description="Window of 团队最佳.")
+    ranking_team_prior_mean: float = Field(4.5, ge=1, le=5, description="Prior mean of the Bayesian team rating.")
+    ranking_team_prior_weight: float = Field(20, ge=0, description="Prior weight (in reviews) of the team rating.")
+    ranking_team_min_reviews: int = Field(10, ge=1, description="Reviews a team needs for 团队最佳.")
+    ranking_refresh_seconds: int = Field(
+        300, ge=0, description="How often the in-process job refreshes the TOP3 boards (and closes months); 0 = off."
+    )
+    ranking_lock_seconds: int = Field(120, ge=5, le=3600, description="Lease of the lock one refresh holds.")
 
     @field_validator("database_url")
     @classmethod
@@ -133,6 +154,25 @@ class Settings(BaseSettings):
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @property
+    def ranking_rules(self) -> RankingRules:
+        """The definitions of the ranking boards with this configuration."""
+        return RankingRules(
+            timezone=self.timezone,
+            gold_size=self.ranking_gold_size,
+            board_size=self.ranking_board_size,
+            staff_roles=tuple(dict.fromkeys(self.ranking_staff_roles)),
+            min_reviews_for_rate=self.min_reviews_for_rate,
+            popularity_days=self.ranking_popularity_days,
+            decay_days=self.ranking_decay_days,
+            growth_min_consults=self.ranking_growth_min_consults,
+            growth_floor=self.ranking_growth_floor,
+            team_days=self.ranking_team_days,
+            team_prior_mean=self.ranking_team_prior_mean,
+            team_prior_weight=self.ranking_team_prior_weight,
+            team_min_reviews=self.ranking_team_min_reviews,
+        )
 
     @property
     def is_dev(self) -> bool:

@@ -1,13 +1,20 @@
 """Key-value cache: Redis when configured, otherwise an in-process store with the same interface.
 
 The in-process store serves a single instance only; with several instances, configure REDIS_URL so
-that they share one cache.
+that they share one cache (and one set of locks).
+
+Locks are leases: `acquire_lock` answers a token when it got the lock, which expires by itself after
+`ttl_seconds` so that a crashed holder cannot block the others for ever; only the holder's token
+releases it early.
 """
 
 from __future__ import annotations
 
 import asyncio
+import secrets
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Protocol
 
 from redis.asyncio import Redis
@@ -21,8 +28,21 @@ class Cache(Protocol):
     async def get(self, key: str) -> bytes | None: ...
     async def set(self, key: str, value: bytes, *, ttl_seconds: float | None = None) -> None: ...
     async def delete(self, *keys: str) -> None: ...
+    async def acquire_lock(self, name: str, *, ttl_seconds: float) -> str | None: ...
+    async def release_lock(self, name: str, token: str) -> bool: ...
     async def ping(self) -> bool: ...
     async def close(self) -> None: ...
+
+
+LOCK_PREFIX = "lock:"
+
+# Delete the lock only when it still holds our token (atomic on the Redis server).
+_RELEASE = """
+if redis.call('get', KEYS[1]) == ARGV[1] then
+    return redis.call('del', KEYS[1])
+end
+return 0
+"""
 
 
 class MemoryCache:
@@ -55,6 +75,27 @@ class MemoryCache:
             for key in keys:
                 self._items.pop(self._prefix + key, None)
 
+    async def acquire_lock(self, name: str, *, ttl_seconds: float) -> str | None:
+        """A token when the lock was free (or its lease had run out), else None."""
+        key = self._prefix + LOCK_PREFIX + name
+        async with self._lock:
+            held = self._items.get(key)
+            if held is not None and (held[1] is None or held[1] > time.monotonic()):
+                return None
+            token = secrets.token_hex(16)
+            self._items[key] = (token.encode(), time.monotonic() + ttl_seconds)
+            return token
+
+    async def release_lock(self, name: str, token: str) -> bool:
+        """Free the lock if `token` still holds it; False when the lease had passed to someone else."""
+        key = self._prefix + LOCK_PREFIX + name
+        async with self._lock:
+            held = self._items.get(key)
+            if held is None or held[0] != token.encode() or (held[1] is not None and held[1] <= time.monotonic()):
+                return False
+            del self._items[key]
+            return True
+
     async def ping(self) -> bool:
         return True
 
@@ -84,6 +125,18 @@ class RedisCache:
         if keys:
             await self._redis.delete(*(self._prefix + key for key in keys))
 
+    async def acquire_lock(self, name: str, *, ttl_seconds: float) -> str | None:
+        """SET NX PX: exactly one instance gets the token while the lease lasts."""
+        token = secrets.token_hex(16)
+        px = max(1, int(ttl_seconds * 1000))
+        acquired = await self._redis.set(self._prefix + LOCK_PREFIX + name, token, nx=True, px=px)
+        return token if acquired else None
+
+    async def release_lock(self, name: str, token: str) -> bool:
+        """Compare-and-delete in one step, so a lease that passed to another instance stays theirs."""
+        released = await self._redis.eval(_RELEASE, 1, self._prefix + LOCK_PREFIX + name, token)
+        return bool(released)
+
     async def ping(self) -> bool:
         try:
             return bool(await self._redis.ping())
@@ -96,3 +149,14 @@ class RedisCache:
 
 def create_cache(redis_url: str | None, prefix: str) -> Cache:
     return RedisCache(redis_url, prefix) if redis_url else MemoryCache(prefix)
+
+
+@asynccontextmanager
+async def holding_lock(cache: Cache, name: str, *, ttl_seconds: float) -> AsyncIterator[bool]:
+    """`async with holding_lock(...) as held:` — held is False when another holder has the lock."""
+    token = await cache.acquire_lock(name, ttl_seconds=ttl_seconds)
+    try:
+        yield token is not None
+    finally:
+        if token is not None:
+            await cache.release_lock(name, token)

@@ -10,7 +10,9 @@ from strawberry.dataloader import DataLoader
 
 from datasources.db.engine import Sessions
 from datasources.db.queries.home import ServiceEntryRow
+from datasources.db.queries.rankings import RankedSubjects, RankingKey
 from datasources.db.queries.staff import StaffStatsRow
+from datasources.db.rankings import StoredBoard
 from datasources.db.tables import (
     Article,
     Department,
@@ -22,10 +24,11 @@ from datasources.db.tables import (
     ProfileConsent,
     ServiceOffering,
     Staff,
+    Team,
     ThemeToken,
 )
 from domain.enums import ArticleCategory, LayoutVariant
-from loaders import departments, home, identity, staff
+from loaders import departments, home, identity, rankings, staff
 from loaders.home import Everything
 
 
@@ -45,12 +48,25 @@ class Loaders:
     latest_articles_by_count: DataLoader[int, dict[ArticleCategory, list[Article]]]
     profiles_by_account_id: DataLoader[int, list[PatientProfile]]
     consents_by_profile_id: DataLoader[int, list[ProfileConsent]]
+    ranking_by_key: DataLoader[RankingKey, StoredBoard | None]
+    team_by_id: DataLoader[int, Team | None]
 
 
 def make_loaders(sessions: Sessions, *, now: datetime, stats_window_days: int) -> Loaders:
+    department_by_id: DataLoader[int, Department | None] = DataLoader(
+        lambda ids: departments.department_by_id(sessions, ids)
+    )
+    staff_by_id: DataLoader[int, Staff | None] = DataLoader(lambda ids: staff.staff_by_id(sessions, ids))
+    team_by_id: DataLoader[int, Team | None] = DataLoader(lambda ids: rankings.team_by_id(sessions, ids))
+
+    def prime_ranked(subjects: RankedSubjects) -> None:
+        department_by_id.prime_many(subjects.departments)
+        staff_by_id.prime_many(subjects.staff)
+        team_by_id.prime_many(subjects.teams)
+
     return Loaders(
-        department_by_id=DataLoader(lambda ids: departments.department_by_id(sessions, ids)),
-        staff_by_id=DataLoader(lambda ids: staff.staff_by_id(sessions, ids)),
+        department_by_id=department_by_id,
+        staff_by_id=staff_by_id,
         staff_stats_by_staff_id=DataLoader(
             lambda ids: staff.staff_stats_by_staff_id(sessions, ids, now=now, window_days=stats_window_days)
         ),
@@ -64,4 +80,6 @@ def make_loaders(sessions: Sessions, *, now: datetime, stats_window_days: int) -
         # Not cached: a mutation that changes profiles reads them again in the same request.
         profiles_by_account_id=DataLoader(lambda ids: identity.profiles_by_account_id(sessions, ids), cache=False),
         consents_by_profile_id=DataLoader(lambda ids: identity.consents_by_profile_id(sessions, ids), cache=False),
+        ranking_by_key=DataLoader(lambda keys: rankings.ranking_by_key(sessions, keys, prime=prime_ranked)),
+        team_by_id=team_by_id,
     )

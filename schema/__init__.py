@@ -13,8 +13,10 @@ from domain.enums import AdminRole
 from resolvers import departments as department_resolvers
 from resolvers import home as home_resolvers
 from resolvers import identity as identity_resolvers
+from resolvers import rankings as ranking_resolvers
 from resolvers import staff as staff_resolvers
 from resolvers.identity import ProfileResult, RemoveProfileResult
+from resolvers.rankings import RefreshRankingsResult
 from schema.common import Connection
 from schema.departments import Department
 from schema.errors import MaskUnexpectedErrors
@@ -29,6 +31,7 @@ from schema.identity import (
     StaffSession,
 )
 from schema.permissions import IsPatient, IsSignedIn, staff_with
+from schema.rankings import DepartmentRankingEntry, Ranking, StaffRankingEntry, TeamRankingEntry
 from schema.staff import StaffMember
 
 logger = logging.getLogger("hospital_bff.graphql")
@@ -56,6 +59,11 @@ class Query:
     )
     departments: Connection[Department] = strawberry.field(
         resolver=department_resolvers.departments, description="All departments in id order; `first` is at most 50."
+    )
+    ranking: Ranking | None = strawberry.field(
+        resolver=ranking_resolvers.ranking,
+        description="One ranking board for a chosen period (any past month of the gold boards, any past day of "
+        "the TOP3 boards), or the newest; null when that period was never computed.",
     )
     me: PatientAccount = strawberry.field(
         resolver=identity_resolvers.me,
@@ -124,6 +132,12 @@ class Mutation:
         permission_classes=[IsPatient],
         description="Record consent to processing of a profile's health data, for the current text version.",
     )
+    refresh_rankings: RefreshRankingsResult = strawberry.field(
+        resolver=ranking_resolvers.refresh_rankings,
+        permission_classes=[staff_with(AdminRole.OPERATIONS)],
+        description="Compute ranking boards now instead of waiting for the periodic refresh (OPERATIONS, "
+        "SUPER_ADMIN). Audited; one refresh runs at a time across all instances.",
+    )
     withdraw_health_data_consent: ProfileResult = strawberry.field(
         resolver=identity_resolvers.withdraw_health_data_consent,
         permission_classes=[IsPatient],
@@ -152,6 +166,8 @@ def _build(mutation: type) -> HospitalSchema:
     return HospitalSchema(
         query=Query,
         mutation=mutation,
+        # Reached through the RankingEntry interface only.
+        types=[DepartmentRankingEntry, StaffRankingEntry, TeamRankingEntry],
         extensions=[
             MaskUnexpectedErrors,
             lambda: QueryDepthLimiter(max_depth=12),

@@ -6,6 +6,7 @@ import logging
 from enum import StrEnum
 from typing import Any
 
+import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import MaskErrors
 
@@ -17,7 +18,16 @@ class ErrorCode(StrEnum):
     NOT_FOUND = "NOT_FOUND"
     UNAUTHENTICATED = "UNAUTHENTICATED"
     FORBIDDEN = "FORBIDDEN"
+    CONFLICT = "CONFLICT"  # someone else is changing the same thing; try again shortly
     INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
+
+
+# Registered here, next to the codes, so that every module using them gets the same GraphQL enum.
+strawberry.enum(
+    ErrorCode,
+    description="Machine-readable error codes, the same in `extensions.code` and in typed mutation errors. "
+    "CONFLICT: someone else is changing the same thing right now; try again shortly.",
+)
 
 
 class ClientError(GraphQLError):

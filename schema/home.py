@@ -6,12 +6,14 @@ import strawberry
 
 from datasources.db.tables import FeaturedDepartment as FeaturedRow
 from domain.enums import ArticleCategory, ConsultService, EntryKind, HomepageModule, LayoutVariant, LinkKind
+from domain.rankings import TRENDING_BOARDS, RankingBoard
 from loaders.home import EVERYTHING
 from schema.common import Link, Money, RegistrationLink
 from schema.content import Article
 from schema.context import Info
 from schema.departments import Department
 from schema.enums import CATEGORY_LABELS
+from schema.rankings import GoldBoard, Ranking
 
 
 @strawberry.type(description="A named colour of the theme, e.g. primary = #0B6E4F.")
@@ -114,7 +116,8 @@ class ArticleGroup:
 
 @strawberry.type(
     description="Every module of the mini-program homepage. Ask for the modules you render; each costs "
-    "one database statement at most. Rankings (金牌榜单, TOP3 boards) will be added here as fields of their own."
+    "one database statement at most, and the rankings (goldBoard and boards together) four, with every "
+    "department, staff member and team they show."
 )
 class Homepage:
     variant: LayoutVariant = strawberry.field(description="STANDARD or ELDER (长辈版).")
@@ -176,3 +179,22 @@ class Homepage:
             )
             for category in ArticleCategory
         ]
+
+    @strawberry.field(
+        description="金牌榜单: the top 5 departments (金牌科室) and staff (金牌医生) of the last complete calendar "
+        "month (Asia/Shanghai), with the month shown. Computed automatically once the month has closed; null "
+        "only before the boards have ever been computed."
+    )
+    async def gold_board(self, info: Info) -> GoldBoard | None:
+        departments, staff = await info.context.loaders.ranking_by_key.load_many(
+            [(RankingBoard.GOLD_DEPARTMENTS, None), (RankingBoard.GOLD_STAFF, None)]
+        )
+        return GoldBoard.from_stored(departments, staff)
+
+    @strawberry.field(
+        description="The four TOP3 boards, in display order: 医生热度, 最快成长, 团队最佳, 科室热度. Each carries its "
+        "period and definition; they are recomputed every few minutes. A board never computed yet is left out."
+    )
+    async def boards(self, info: Info) -> list[Ranking]:
+        stored = await info.context.loaders.ranking_by_key.load_many([(board, None) for board in TRENDING_BOARDS])
+        return [Ranking.from_stored(board) for board in stored if board is not None]

@@ -35,10 +35,6 @@ strawberry.enum(
     "homepage, moderation), COORDINATOR (team consults and MDT), DOCTOR (accepts consults, writes opinions), "
     "OPERATIONS (dashboards).",
 )
-strawberry.enum(
-    ErrorCode,
-    description="Machine-readable error codes, the same in `extensions.code` and in typed mutation errors.",
-)
 
 
 @strawberry.type(description="A consent text that patients accept, in one version.")

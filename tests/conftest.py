@@ -96,6 +96,7 @@ def settings(backend: Backend) -> Settings:
         redis_url=backend.redis_url,
         redis_key_prefix=backend.redis_prefix,
         seed_demo_data=False,
+        ranking_refresh_seconds=0,  # tests refresh the boards themselves, at the clock they choose
     )
 
 
@@ -194,6 +195,7 @@ def live_server(backend: Backend, tmp_path_factory: pytest.TempPathFactory) -> I
         "DATABASE_URL": backend.database_url,
         "REDIS_URL": backend.redis_url or "",
         "REDIS_KEY_PREFIX": backend.redis_prefix,
+        "RANKING_REFRESH_SECONDS": "0",
         "ENV": "dev",
     }
     # The server's output goes to a file: a pipe nobody reads would fill up and stall the server.

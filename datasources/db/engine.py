@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import sqlite3
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
@@ -34,6 +36,30 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=5000")
     cursor.close()
+    ensure_math_functions(dbapi_connection)
+
+
+def ensure_math_functions(dbapi_connection: Any) -> None:
+    """Give SQLite exp() when it was built without its math functions (the rankings' time decay).
+
+    Python's math.exp is the C library's exp, as PostgreSQL's is, so both databases weigh alike.
+    """
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("SELECT exp(0)")
+    except sqlite3.OperationalError:
+        dbapi_connection.create_function("exp", 1, _exp, deterministic=True)
+    finally:
+        cursor.close()
+
+
+def _exp(value: float | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        return math.exp(value)
+    except OverflowError:
+        return math.inf
 
 
 def session_factory(engine: AsyncEngine) -> Sessions:

@@ -11,6 +11,7 @@ from sqlalchemy import (
     CheckConstraint,
     Date,
     Enum,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -38,6 +39,7 @@ from domain.enums import (
     StaffRole,
 )
 from domain.identity import Gender
+from domain.rankings import RankingBoard
 
 # Stable constraint names, so migrations can refer to them on both databases.
 NAMING = {
@@ -135,6 +137,10 @@ class Consult(Base):
         Index("ix_consults_staff_response", "staff_id", "first_response_at"),
         Index("ix_consults_department_completed", "department_id", "completed_at"),
         Index("ix_consults_team_completed", "team_id", "completed_at"),
+        # The ranking boards read time ranges: paid (popularity, growth, teams) and completed (gold).
+        Index("ix_consults_paid_at", "paid_at"),
+        Index("ix_consults_completed_at", "completed_at"),
+        Index("ix_consults_team_paid", "team_id", "paid_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -347,6 +353,40 @@ class AuditEntry(Base):
     result: Mapped[str] = mapped_column(String(16))  # OK, DENIED, FAILED
     request_id: Mapped[str | None] = mapped_column(String(64))
     client_address: Mapped[str | None] = mapped_column(String(64))
+
+
+class RankingSnapshot(Base):
+    """One computed ranking board for one period, with the rules it was computed with.
+
+    The gold boards are keyed by month (YYYY-MM); the TOP3 boards by the local day (YYYY-MM-DD) and
+    recomputed during that day, so the last computation of a day stays as that day's board.
+    """
+
+    __tablename__ = "ranking_snapshots"
+    __table_args__ = (UniqueConstraint("board", "period_key", name="uq_ranking_snapshots_board_period"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    board: Mapped[RankingBoard] = mapped_column(_enum(RankingBoard))
+    period_key: Mapped[str] = mapped_column(String(16))
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
+    compare_starts_at: Mapped[datetime | None]  # 最快成长: the stretch of last month it compares with
+    compare_ends_at: Mapped[datetime | None]
+    computed_at: Mapped[datetime]
+    rules: Mapped[dict[str, Any]] = mapped_column()  # RankingRules.to_json() at computation time
+
+
+class RankingEntry(Base):
+    """One place on a board: the subject (a department, staff member or team, by the board's kind),
+    its score, and the counts behind the score."""
+
+    __tablename__ = "ranking_entries"
+
+    snapshot_id: Mapped[int] = mapped_column(ForeignKey("ranking_snapshots.id", ondelete="CASCADE"), primary_key=True)
+    rank: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    subject_id: Mapped[int] = mapped_column(Integer)
+    score: Mapped[float] = mapped_column(Float)
+    inputs: Mapped[dict[str, Any]] = mapped_column()
 
 
 class AppMeta(Base):

@@ -91,6 +91,7 @@ CASES: dict[str, Case] = {
     "staffMember": Case(Rule.PUBLIC, '{ staffMember(id: "1") { id } }'),
     "department": Case(Rule.PUBLIC, '{ department(id: "1") { id } }'),
     "departments": Case(Rule.PUBLIC, "{ departments(first: 1) { totalCount } }"),
+    "ranking": Case(Rule.PUBLIC, "{ ranking(board: GOLD_STAFF) { title } }"),
     "consentDocument": Case(Rule.PUBLIC, "{ consentDocument { version } }"),
     "me": Case(Rule.PATIENT, "{ me { id } }"),
     "profile": Case(Rule.OWNER, "query($id: ID!) { profile(id: $id) { id } }", _profile),
@@ -115,6 +116,10 @@ CASES: dict[str, Case] = {
         "mutation($id: ID!, $version: String!) {"
         " giveHealthDataConsent(profileId: $id, version: $version) { __typename } }",
         _consent,
+    ),
+    "refreshRankings": Case(
+        frozenset({AdminRole.OPERATIONS, AdminRole.SUPER_ADMIN}),
+        "mutation { refreshRankings(boards: [BEST_TEAM]) { __typename } }",
     ),
     "withdrawHealthDataConsent": Case(
         Rule.OWNER, "mutation($id: ID!) { withdrawHealthDataConsent(profileId: $id) { __typename } }", _profile

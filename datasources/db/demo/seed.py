@@ -38,8 +38,11 @@ BASE_CONSULTS = 100_000
 SEED = 20261127
 META_KEY = "demo_data"
 
-# Tables the demo owns, children first, so they can be emptied in this order.
+# Tables the demo owns, children first, so they can be emptied in this order. The ranking snapshots
+# are computed from the demo consults, so they go with them.
 DEMO_TABLES: list[type[t.Base]] = [
+    t.RankingEntry,
+    t.RankingSnapshot,
     t.Consult,
     t.ServiceOffering,
     t.TeamMember,
