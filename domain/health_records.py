@@ -66,7 +66,6 @@ LAB_SECTIONS: dict[str, str] = {
     "SR": "血清学检验",
     "TX": "毒理检验",
     "VR": "病毒检验",
-    "URN": "尿液检验",
     "OSL": "外送检验",
     "HLA": "组织配型",
 }
@@ -354,6 +353,8 @@ def clean_text(text: str | None) -> str | None:
     """Display text as received, minus invisible characters (the HL7 examples carry zero-width spaces)."""
     if text is None:
         return None
+    if text.isprintable() and "  " not in text and text.strip() == text:
+        return text or None  # nothing to clean: the common case
     cleaned = "".join(ch for ch in text if ch not in "\u200b\u200c\u200d\u2060\ufeff")
     cleaned = " ".join(cleaned.split())
     return cleaned or None

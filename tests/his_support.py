@@ -110,3 +110,51 @@ def adapter(
         sleep=no_sleep,
     )
     return his, http
+
+
+# ---- GraphQL helpers for health-record and companion tests ----------------------------------
+
+RECORD_FIELDS = """
+  profileId stale asOf
+  basicInfo { maskedName gender age idNumber mobile hisPatientId medicalRecordNumber
+              outpatientVisits emergencyVisits inpatientStays }
+"""
+ADD_PERSON = """mutation($input: ProfileInput!) { addProfile(input: $input) {
+  __typename ... on ProfileSuccess { profile { id } } ... on ValidationFailed { field reason } } }"""
+GIVE_CONSENT = """mutation($id: ID!, $version: String!) { giveHealthDataConsent(profileId: $id, version: $version) {
+  __typename } }"""
+
+
+def person(number: int, parent: bool = False, **changes: Any) -> dict[str, Any]:
+    """Profile input for a demo person (the simulator holds the same people)."""
+    from datasources.identity.demo_patients import demo_profiles
+
+    data = demo_profiles(number)[1 if parent else 0]
+    return {
+        "name": data.name,
+        "idNumber": data.id_number,
+        "mobile": data.mobile,
+        "relation": data.relation.value,
+        "hisPatientId": data.his_patient_id,
+        **changes,
+    }
+
+
+async def account_with(
+    http: httpx.AsyncClient, user: str, *people: dict[str, Any], consent: bool = True
+) -> tuple[str, list[str]]:
+    """A fresh patient account holding `people` as profiles (with consent): its token and profile ids."""
+    from identity_support import gql, patient_login
+
+    token = await patient_login(http, user)
+    version = (await gql(http, "{ consentDocument { version } }"))["data"]["consentDocument"]["version"]
+    ids = []
+    for data in people:
+        body = await gql(http, ADD_PERSON, {"input": data}, token)
+        result = body["data"]["addProfile"]
+        assert result["__typename"] == "ProfileSuccess", body
+        ids.append(result["profile"]["id"])
+        if consent:
+            given = await gql(http, GIVE_CONSENT, {"id": ids[-1], "version": version}, token)
+            assert given["data"]["giveHealthDataConsent"]["__typename"] == "ProfileSuccess", given
+    return token, ids

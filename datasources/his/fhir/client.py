@@ -20,7 +20,6 @@ directions, partOf.display = building and floor), the queue number as an identif
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import UTC, date, datetime
@@ -28,6 +27,7 @@ from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import httpx
+import orjson
 
 from datasources.his.fhir.parse import (
     MalformedResource,
@@ -406,7 +406,8 @@ class FhirHis:
                     continue
                 if isinstance(kind, str) and isinstance(resource.get("id"), str):
                     result.included[f"{kind}/{resource['id']}"] = resource
-                if full_url:
+                elif full_url:
+                    # Resources without an id are referred to by their fullUrl (urn:uuid:...).
                     result.included[normalise_reference(full_url)] = resource
             if following is None:
                 break
@@ -426,7 +427,7 @@ class FhirHis:
         self, url: httpx.URL, *, params: Params | None = None, deadline: Deadline
     ) -> Mapping[str, Any] | None:
         def decode(response: httpx.Response) -> Mapping[str, Any]:
-            body = json.loads(response.content)
+            body = orjson.loads(response.content)
             if not isinstance(body, dict) or not isinstance(body.get("resourceType"), str):
                 raise ValueError("not a FHIR resource")
             return body
@@ -449,7 +450,8 @@ class FhirHis:
         deadline: Deadline,
     ) -> T | None:
         attempt = 0
-        what = url.path.removeprefix(self._base.path) or "/"
+        # Only the resource type: a read's path carries the patient's id, which logs do without.
+        what = (url.path.removeprefix(self._base.path) or "/").split("/")[0]
         while True:
             attempt += 1
             self._breaker.before_call()

@@ -77,6 +77,8 @@ def is_fhir_id(value: str) -> bool:
 
 
 def _dict(value: Any, field: str) -> Mapping[str, Any]:
+    if type(value) is dict:  # the common case, checked without the ABC machinery
+        return value
     if value is None:
         return {}
     if not isinstance(value, Mapping):
@@ -85,6 +87,8 @@ def _dict(value: Any, field: str) -> Mapping[str, Any]:
 
 
 def _list(value: Any, field: str) -> list[Any]:
+    if type(value) is list:
+        return value
     if value is None:
         return []
     if not isinstance(value, list):
@@ -122,6 +126,12 @@ def parse_datetime(value: Any, field: str, zone: ZoneInfo) -> datetime | None:
     text = _str(value, field)
     if text is None:
         return None
+    if len(text) >= 25 and text[10] == "T" and text[-6] in "+-":
+        # The usual full form with an offset: the fast path (still checked by fromisoformat).
+        try:
+            return datetime.fromisoformat(text).astimezone(UTC)
+        except ValueError:
+            pass
     match = _DATE_TIME.fullmatch(text.strip())
     if match is None:
         raise MalformedResource(f"{field} is not a FHIR date/time")
@@ -185,6 +195,8 @@ def reference_key(reference: Any, field: str = "reference") -> str | None:
 
 
 def normalise_reference(ref: str) -> str:
+    if ref.count("/") == 1 and "?" not in ref and not ref.startswith("/") and not ref.endswith("/"):
+        return ref.strip()
     ref = ref.strip()
     if ref.startswith("#") or ref.startswith("urn:"):
         return ref
@@ -310,9 +322,17 @@ def _quantity(value: Any, field: str) -> Quantity:
     return Quantity(
         value=number,
         comparator=comparator,  # type: ignore[arg-type]
-        unit=unit or (code if system == UCUM else None),
+        unit=unit or display_unit(system, code),
         unit_key=unit_key(unit, system=system, code=code),
     )
+
+
+def display_unit(system: str | None, code: str | None) -> str | None:
+    """A UCUM code shown as the unit when no unit text is given; "1" and annotations like [pH] are not units
+    a patient reads."""
+    if system != UCUM or not code or code == "1" or code.startswith("["):
+        return None
+    return code
 
 
 def _years(value: Any, field: str) -> float | None:
@@ -330,27 +350,29 @@ def _ranges(value: Any, field: str) -> tuple[ReferenceRange, ...]:
         low = _dict(item.get("low"), f"{field}.low")
         high = _dict(item.get("high"), f"{field}.high")
         bound = low or high
-        age = _dict(item.get("age"), f"{field}.age")
+        age = _dict(item.get("age"), f"{field}.age") if "age" in item else {}
         sexes = []
-        for concept in _list(item.get("appliesTo"), f"{field}.appliesTo"):
+        for concept in _list(item.get("appliesTo"), f"{field}.appliesTo") if "appliesTo" in item else ():
             for code in codes_in(concept, f"{field}.appliesTo", SNOMED, "http://hl7.org/fhir/administrative-gender"):
                 sexes.append(_SEXES.get(code, code))
             text = (concept_text(concept, f"{field}.appliesTo") or "").lower()
             if text in ("male", "female", "男", "女") and not sexes:
                 sexes.append({"男": "male", "女": "female"}.get(text, text))
-        unit = clean_text(_str(bound.get("unit"), f"{field}.unit"))
+        range_system = _str(bound.get("system"), f"{field}.system")
+        range_code = _str(bound.get("code"), f"{field}.code")
+        unit = clean_text(_str(bound.get("unit"), f"{field}.unit")) or display_unit(range_system, range_code)
         ranges.append(
             ReferenceRange(
                 low=_number(low.get("value"), f"{field}.low.value"),
                 high=_number(high.get("value"), f"{field}.high.value"),
                 unit=unit,
-                unit_key=unit_key(
-                    unit, system=_str(bound.get("system"), f"{field}.system"), code=_str(bound.get("code"), field)
-                ),
+                unit_key=unit_key(unit, system=range_system, code=range_code),
                 text=clean_text(_str(item.get("text"), f"{field}.text")),
-                meaning=next(iter(codes_in(item.get("type"), f"{field}.type", RANGE_MEANING, None)), None),
-                age_low=_years(age.get("low"), f"{field}.age.low"),
-                age_high=_years(age.get("high"), f"{field}.age.high"),
+                meaning=next(iter(codes_in(item["type"], f"{field}.type", RANGE_MEANING, None)), None)
+                if "type" in item
+                else None,
+                age_low=_years(age.get("low"), f"{field}.age.low") if age else None,
+                age_high=_years(age.get("high"), f"{field}.age.high") if age else None,
                 applies_to=tuple(sexes),
             )
         )
@@ -384,6 +406,8 @@ def _value(item: Mapping[str, Any], field: str) -> tuple[Quantity | None, str | 
 
 
 def _interpretation(item: Mapping[str, Any], field: str) -> tuple[Any, str | None]:
+    if "interpretation" not in item:
+        return None, None
     concepts = _list(item.get("interpretation"), f"{field}.interpretation")
     codes = [code for c in concepts for code in codes_in(c, f"{field}.interpretation", V3_INTERPRETATION, None)]
     texts = [_str(_dict(c, field).get("text"), f"{field}.interpretation.text") for c in concepts]
