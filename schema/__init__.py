@@ -13,11 +13,12 @@ from domain.enums import AdminRole
 from resolvers import departments as department_resolvers
 from resolvers import home as home_resolvers
 from resolvers import identity as identity_resolvers
+from resolvers import records as record_resolvers
 from resolvers import staff as staff_resolvers
 from resolvers.identity import ProfileResult, RemoveProfileResult
 from schema.common import Connection
 from schema.departments import Department
-from schema.errors import MaskUnexpectedErrors
+from schema.errors import MaskUnexpectedErrors, ReportStaleUpstreams
 from schema.home import Homepage
 from schema.identity import (
     AuditEntry,
@@ -29,6 +30,7 @@ from schema.identity import (
     StaffSession,
 )
 from schema.permissions import IsPatient, IsSignedIn, staff_with
+from schema.records import HealthRecord, IndicatorTrend
 from schema.staff import StaffMember
 
 logger = logging.getLogger("hospital_bff.graphql")
@@ -77,6 +79,19 @@ class Query:
         resolver=identity_resolvers.audit_log,
         permission_classes=[staff_with(AdminRole.SUPER_ADMIN)],
         description="The audit log, oldest first (SUPER_ADMIN only).",
+    )
+    health_record: HealthRecord = strawberry.field(
+        resolver=record_resolvers.health_record,
+        permission_classes=[IsPatient],
+        description="The health record (健康档案) of one of the account's profiles, from the HIS: basic information, "
+        "classified reports, lab indicators. Needs the profile's health-data consent (else CONSENT_REQUIRED) and a "
+        "link to the HIS (else HIS_NOT_LINKED); any other profile id is FORBIDDEN. Every read is audited.",
+    )
+    indicator_trend: IndicatorTrend | None = strawberry.field(
+        resolver=record_resolvers.indicator_trend,
+        permission_classes=[IsPatient],
+        description="How one lab indicator of a profile moved over time: values of the same code and unit only, "
+        "abnormal ones flagged, reference-range changes marked. Same access rules as `healthRecord`.",
     )
 
 
@@ -151,6 +166,7 @@ def _build(mutation: type) -> HospitalSchema:
         mutation=mutation,
         extensions=[
             MaskUnexpectedErrors,
+            ReportStaleUpstreams,
             lambda: QueryDepthLimiter(max_depth=12),
             lambda: MaxAliasesLimiter(max_alias_count=30),
         ],

@@ -37,7 +37,10 @@ strawberry.enum(
 )
 strawberry.enum(
     ErrorCode,
-    description="Machine-readable error codes, the same in `extensions.code` and in typed mutation errors.",
+    description="Machine-readable error codes, the same in `extensions.code` and in typed mutation errors. "
+    "CONSENT_REQUIRED: the profile's health-data consent is missing (ask for it with giveHealthDataConsent); "
+    "HIS_NOT_LINKED: the profile is not (or not verifiably) linked to a patient of the hospital's HIS; "
+    "HIS_UNAVAILABLE: the HIS did not answer in time (data, if any, is the last known, see `stale` and `asOf`).",
 )
 
 

@@ -12,7 +12,7 @@ from datetime import date
 from typing import Protocol
 
 from datasources.his.model import AttachmentContent, HisPatient, HisReport, HisResult, PatientRecord, VisitProgress
-from datasources.his.resilience import Deadline
+from datasources.his.resilience import Deadline, HisUnavailable
 
 
 class HisPort(Protocol):
@@ -39,3 +39,32 @@ class HisPort(Protocol):
     async def attachment(
         self, patient_id: str, report_id: str, index: int, *, deadline: Deadline
     ) -> AttachmentContent | None: ...
+
+
+class UnconfiguredHis:
+    """The HIS when none is configured (prod without HIS_FHIR_BASE_URL): every read is unavailable,
+    so synthetic data never reaches real patients."""
+
+    upstream = "his:unconfigured"
+
+    async def patient(self, patient_id: str, *, deadline: Deadline) -> HisPatient | None:
+        raise HisUnavailable("no HIS configured")
+
+    async def record(self, patient_id: str, *, deadline: Deadline) -> PatientRecord:
+        raise HisUnavailable("no HIS configured")
+
+    async def report(self, patient_id: str, report_id: str, *, deadline: Deadline) -> HisReport | None:
+        raise HisUnavailable("no HIS configured")
+
+    async def observations(
+        self, patient_id: str, *, system: str | None, code: str, deadline: Deadline
+    ) -> tuple[HisResult, ...]:
+        raise HisUnavailable("no HIS configured")
+
+    async def visit_progress(self, patient_id: str, *, day: date, deadline: Deadline) -> VisitProgress | None:
+        raise HisUnavailable("no HIS configured")
+
+    async def attachment(
+        self, patient_id: str, report_id: str, index: int, *, deadline: Deadline
+    ) -> AttachmentContent | None:
+        raise HisUnavailable("no HIS configured")

@@ -96,6 +96,10 @@ CASES: dict[str, Case] = {
     "profile": Case(Rule.OWNER, "query($id: ID!) { profile(id: $id) { id } }", _profile),
     "staffMe": Case(ALL_STAFF, "{ staffMe { username } }"),
     "auditLog": Case(frozenset({AdminRole.SUPER_ADMIN}), "{ auditLog(first: 1) { totalCount } }"),
+    "healthRecord": Case(Rule.OWNER, "query($id: ID!) { healthRecord(profileId: $id) { profileId } }", _profile),
+    "indicatorTrend": Case(
+        Rule.OWNER, 'query($id: ID!) { indicatorTrend(profileId: $id, code: "718-7") { code } }', _profile
+    ),
     # mutations
     "login": Case(Rule.PUBLIC, "mutation($code: String!) { login(code: $code) { expiresAt } }", _code),
     "devLogin": Case(Rule.PUBLIC, "mutation { devLogin(demoPatient: 1) { expiresAt } }"),
