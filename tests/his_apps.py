@@ -59,7 +59,7 @@ def his_app(settings: Settings) -> HisAppFactory:
             "his_attempt_timeout_ms": 1000,
             "his_deadline_ms": 2000,
             "his_retry_backoff_ms": 0,
-            "his_stale_wait_ms": 50,
+            "his_stale_wait_ms": 2000,  # generous: tests of a slow HIS set their own
             **overrides,
         }
         clock = Clock(ANCHOR)
