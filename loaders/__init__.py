@@ -23,9 +23,10 @@ from datasources.db.tables import (
     ServiceOffering,
     Staff,
     ThemeToken,
+    VisitGuideStep,
 )
 from domain.enums import ArticleCategory, LayoutVariant
-from loaders import departments, home, identity, staff
+from loaders import companion, departments, home, identity, staff
 from loaders.home import Everything
 
 
@@ -45,6 +46,7 @@ class Loaders:
     latest_articles_by_count: DataLoader[int, dict[ArticleCategory, list[Article]]]
     profiles_by_account_id: DataLoader[int, list[PatientProfile]]
     consents_by_profile_id: DataLoader[int, list[ProfileConsent]]
+    visit_guide: DataLoader[Everything, Sequence[VisitGuideStep]]
 
 
 def make_loaders(sessions: Sessions, *, now: datetime, stats_window_days: int) -> Loaders:
@@ -64,4 +66,5 @@ def make_loaders(sessions: Sessions, *, now: datetime, stats_window_days: int) -
         # Not cached: a mutation that changes profiles reads them again in the same request.
         profiles_by_account_id=DataLoader(lambda ids: identity.profiles_by_account_id(sessions, ids), cache=False),
         consents_by_profile_id=DataLoader(lambda ids: identity.consents_by_profile_id(sessions, ids), cache=False),
+        visit_guide=DataLoader(lambda keys: companion.visit_guide(sessions, keys)),
     )

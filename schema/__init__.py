@@ -10,13 +10,16 @@ from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter
 from strawberry.types import ExecutionContext
 
 from domain.enums import AdminRole
+from resolvers import companion as companion_resolvers
 from resolvers import departments as department_resolvers
 from resolvers import home as home_resolvers
 from resolvers import identity as identity_resolvers
 from resolvers import records as record_resolvers
 from resolvers import staff as staff_resolvers
+from resolvers.companion import UpdateVisitGuideStepResult
 from resolvers.identity import ProfileResult, RemoveProfileResult
 from schema.common import Connection
+from schema.companion import VisitGuideStep, VisitJourney
 from schema.departments import Department
 from schema.errors import MaskUnexpectedErrors, ReportStaleUpstreams
 from schema.home import Homepage
@@ -93,6 +96,16 @@ class Query:
         description="How one lab indicator of a profile moved over time: values of the same code and unit only, "
         "abnormal ones flagged, reference-range changes marked. Same access rules as `healthRecord`.",
     )
+    visit_guide: list[VisitGuideStep] = strawberry.field(
+        resolver=companion_resolvers.visit_guide,
+        description="The visit companion's (电子伴诊) guide through a whole visit, step by step, in plain language.",
+    )
+    visit_journey: VisitJourney | None = strawberry.field(
+        resolver=companion_resolvers.visit_journey,
+        permission_classes=[IsPatient],
+        description="Today's visit of one of the account's profiles, step by step as the HIS reports it: the "
+        "current step, what to do, where to go, the queue number. Same access rules as `healthRecord`.",
+    )
 
 
 @strawberry.type(description="Everything the mini-program and the admin side can change.")
@@ -140,6 +153,11 @@ class Mutation:
         resolver=identity_resolvers.withdraw_health_data_consent,
         permission_classes=[IsPatient],
         description="Withdraw a profile's health-data consent; its health data is no longer processed.",
+    )
+    update_visit_guide_step: UpdateVisitGuideStepResult = strawberry.field(
+        resolver=companion_resolvers.update_visit_guide_step,
+        permission_classes=[staff_with(AdminRole.CONTENT_EDITOR)],
+        description="Change the visit guide's text for one step (CONTENT_EDITOR). Audited.",
     )
 
 

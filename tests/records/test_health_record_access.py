@@ -14,6 +14,7 @@ from datasources.db.tables import AuditEntry
 
 READ = "query($id: ID!) { healthRecord(profileId: $id) { profileId reports(first: 1) { totalCount } } }"
 TREND = 'query($id: ID!) { indicatorTrend(profileId: $id, code: "718-7") { unit } }'
+JOURNEY = "query($id: ID!) { visitJourney(profileId: $id) { currentStep } }"
 WITHDRAW = "mutation($id: ID!) { withdrawHealthDataConsent(profileId: $id) { __typename } }"
 ATTACHMENTS = """query($id: ID!, $report: ID!) { healthRecord(profileId: $id) { report(id: $report) {
   attachments { title contentType sizeBytes downloadUrl expiresAt } } } }"""
@@ -33,7 +34,7 @@ async def test_someone_elses_profile_is_forbidden_exactly_like_a_missing_one(his
     async with his_app() as h:
         _, (theirs,) = await account_with(h.http, "access-owner", person(2))
         mine, _ = await account_with(h.http, "access-intruder", person(3))
-        for query in (READ, TREND):
+        for query in (READ, TREND, JOURNEY):
             answers = []
             for target in (theirs, "987654"):
                 body = await gql(h.http, query, {"id": target}, mine)
@@ -44,6 +45,7 @@ async def test_someone_elses_profile_is_forbidden_exactly_like_a_missing_one(his
         assert set(await _audit(h.app, theirs)) >= {
             ("health_record.read", "DENIED"),
             ("health_record.trend.read", "DENIED"),
+            ("visit_journey.read", "DENIED"),
         }
 
 
@@ -51,7 +53,7 @@ async def test_without_consent_nothing_is_read_and_withdrawing_stops_reading(his
     async with his_app() as h:
         token, (profile,) = await account_with(h.http, "access-consent", person(2), consent=False)
         before = h.simulator.stats.count()
-        for query in (READ, TREND):
+        for query in (READ, TREND, JOURNEY):
             assert codes(await gql(h.http, query, {"id": profile}, token)) == ["CONSENT_REQUIRED"]
         assert h.simulator.stats.count() == before, "the HIS is not even asked"
 
@@ -77,7 +79,7 @@ async def test_a_profile_must_be_the_his_patients_person(his_app: Any) -> None:
         token, (claimed,) = await account_with(
             h.http, "access-claims", {**person(2), "name": "王小明", "idNumber": ADULT, "hisPatientId": "P100011"}
         )
-        for query in (READ, TREND):
+        for query in (READ, TREND, JOURNEY):
             body = await gql(h.http, query, {"id": claimed}, token)
             assert codes(body) == ["HIS_NOT_LINKED"] and not any((body.get("data") or {}).values())
         assert ("health_record.identity_mismatch", "DENIED") in await _audit(h.app, claimed)
