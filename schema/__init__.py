@@ -6,7 +6,13 @@ import logging
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter
+from strawberry.extensions import (
+    AddValidationRules,
+    MaxAliasesLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    ValidationCache,
+)
 from strawberry.types import ExecutionContext
 
 from domain.enums import AdminRole
@@ -178,6 +184,14 @@ class HospitalSchema(strawberry.Schema):
             logger.debug("client error: %s", error.message)
 
 
+# The limits' validation rules are built once: rules made anew for every request would make every
+# request's validation look different to ValidationCache.
+_LIMITS = [
+    *QueryDepthLimiter(max_depth=12).validation_rules,
+    *MaxAliasesLimiter(max_alias_count=30).validation_rules,
+]
+
+
 def _build(mutation: type) -> HospitalSchema:
     return HospitalSchema(
         query=Query,
@@ -185,8 +199,10 @@ def _build(mutation: type) -> HospitalSchema:
         extensions=[
             MaskUnexpectedErrors,
             ReportStaleUpstreams,
-            lambda: QueryDepthLimiter(max_depth=12),
-            lambda: MaxAliasesLimiter(max_alias_count=30),
+            lambda: AddValidationRules(_LIMITS),
+            # The mini-program sends the same few documents over and over: parse and validate each once.
+            lambda: ParserCache(maxsize=256),
+            lambda: ValidationCache(maxsize=256),
         ],
     )
 

@@ -210,8 +210,8 @@ class HisService:
                 logger.exception("HIS %s: unexpected failure while reading", self.port.upstream)
                 raise HisUnavailable(type(error).__name__) from None
             as_of = self._clock()
-            # Written after the waiters have their answer, off their path.
-            self._spawn(self._write(key, adapter.dump_json(value), as_of, freshness))
+            # Serialised, sealed and written in a task of its own: the waiters have their answer already.
+            self._spawn(self._write(key, lambda: adapter.dump_json(value), as_of, freshness))
             return value, as_of
 
         task = asyncio.get_running_loop().create_task(fetch())
@@ -241,10 +241,16 @@ class HisService:
             logger.warning("HIS cache read failed for %s; treated as a miss", key.split(":")[1], exc_info=True)
             return None
 
-    async def _write(self, key: str, value: bytes, as_of: datetime, freshness: Freshness) -> None:
+    async def _write(self, key: str, value: Callable[[], bytes], as_of: datetime, freshness: Freshness) -> None:
         try:
+            await asyncio.sleep(0)  # let the waiters run first
             await write_entry(
-                self._cache, key, value, stored_at=as_of, ttl_seconds=freshness.hard.total_seconds(), seal=self._seal
+                self._cache,
+                key,
+                value(),
+                stored_at=as_of,
+                ttl_seconds=freshness.hard.total_seconds(),
+                seal=self._seal,
             )
         except Exception:
             logger.warning("HIS cache write failed for %s", key.split(":")[1], exc_info=True)

@@ -224,8 +224,9 @@ class HisSimulator:
         links = [{"relation": "self", "url": f"{base}?{urlencode(used)}"}]
         if offset + count < len(matches):
             links.append({"relation": "next", "url": f"{base}?{urlencode([*used, ('_offset', str(offset + count))])}"})
+        root = _root(request)
         entries: list[dict[str, Any]] = [
-            {"fullUrl": f"{_root(request)}/{r['resourceType']}/{r['id']}", "resource": r, "search": {"mode": m}}
+            {"fullUrl": f"{root}/{r['resourceType']}/{r['id']}", "resource": r, "search": {"mode": m}}
             for r, m in [(r, "match") for r in page] + [(r, "include") for r in included]
         ]
         if self.faults.malformed_entry and self.faults.applies(request.url.path):
