@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
 
-.PHONY: run test lint schema assets seed bench-seed install
+.PHONY: run test lint schema assets seed bench-seed bench-his install
 
 $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed")'
@@ -46,3 +46,6 @@ seed: install
 
 bench-seed: install
 	$(PY) bench/seed_speed.py
+
+bench-his: install
+	$(PY) bench/health_record_speed.py
