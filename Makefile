@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
 
-.PHONY: run test lint schema assets seed bench-seed bench-rankings refresh-rankings install
+.PHONY: run test lint schema assets seed bench-seed bench-rankings bench-his refresh-rankings install
 
 $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed")'
@@ -52,3 +52,6 @@ bench-rankings: install
 
 refresh-rankings: install
 	$(PY) -m cli refresh-rankings $(RANKING_ARGS)
+
+bench-his: install
+	$(PY) bench/health_record_speed.py

@@ -30,11 +30,17 @@ import log_privacy
 from body_limit import BodySizeLimitMiddleware
 from datasources.cache import Cache, create_cache
 from datasources.db.engine import Sessions, create_engine, session_factory
+from datasources.his.resilience import Breakers, Deadline
+from datasources.his.service import HisService
+from datasources.his.setup import build_his, plan_his
+from datasources.his.simulator import HisSimulator
 from datasources.identity.field_crypto import FieldCipher
 from datasources.identity.tokens import SessionTokens
 from datasources.identity.viewer import resolve_viewer
 from datasources.rankings import RankingJob
+from datasources.signed_links import AttachmentLinks
 from datasources.wechat import WeChatClient, sandbox_transport
+from downloads import attachment_download
 from loaders import make_loaders
 from schema import dev_schema, schema
 from schema.context import Context
@@ -51,7 +57,7 @@ def utc_now() -> datetime:
 
 @dataclass
 class Resources:
-    """What lives as long as the process: one engine, one cache client."""
+    """What lives as long as the process: one engine, one cache client, one HTTP client."""
 
     settings: Settings
     engine: AsyncEngine
@@ -62,7 +68,11 @@ class Resources:
     wechat: WeChatClient
     tokens: SessionTokens
     cipher: FieldCipher
+    his: HisService
+    breakers: Breakers  # one circuit breaker per upstream
+    attachment_links: AttachmentLinks
     rankings: RankingJob  # refreshes the ranking boards (started when RANKING_REFRESH_SECONDS > 0)
+    his_simulator: HisSimulator | None = None  # the embedded HIS, when no HIS_FHIR_BASE_URL is set
 
 
 class HospitalGraphQL(GraphQL[Context, None]):
@@ -97,6 +107,9 @@ class HospitalGraphQL(GraphQL[Context, None]):
             tokens=res.tokens,
             cipher=res.cipher,
             wechat=res.wechat,
+            his=res.his,
+            his_deadline=Deadline.after(res.settings.his_deadline_ms / 1000),
+            attachment_links=res.attachment_links,
         )
 
     async def render_graphql_ide(self, request: Request) -> HTMLResponse:
@@ -165,10 +178,19 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> S
         )
         cache = create_cache(settings.redis_url, settings.redis_key_prefix)
         app_secret = settings.wechat_app_secret.get_secret_value()
-        # Without a WeChat address the sandbox answers in-process, speaking WeChat's own protocol.
+        # Without a WeChat address the sandbox answers in-process, speaking WeChat's own protocol; without
+        # a HIS address (dev) the HIS simulator does, speaking FHIR R4. Everything else goes out.
         wechat_base = settings.wechat_api_base_url or "http://wechat-sandbox"
-        transport = None if settings.wechat_api_base_url else sandbox_transport(settings.wechat_app_id, app_secret)
-        http = httpx.AsyncClient(transport=transport, timeout=httpx.Timeout(5.0, connect=2.0))
+        his_plan = plan_his(settings, clock)
+        mounts: dict[str, httpx.AsyncBaseTransport] = dict(his_plan.mounts)
+        if not settings.wechat_api_base_url:
+            mounts["all://wechat-sandbox"] = sandbox_transport(settings.wechat_app_id, app_secret)
+        http = httpx.AsyncClient(mounts=mounts, timeout=httpx.Timeout(5.0, connect=2.0))
+        cipher = FieldCipher(settings.data_encryption_key.get_secret_value())
+        breakers = Breakers(
+            failure_threshold=settings.his_breaker_failures, reset_after=settings.his_breaker_reset_seconds
+        )
+        his = build_his(settings, his_plan, http=http, cache=cache, cipher=cipher, breakers=breakers, clock=clock)
         sessions = session_factory(engine)
         rankings = RankingJob(
             sessions=sessions,
@@ -187,7 +209,14 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> S
             http=http,
             wechat=WeChatClient(http, app_id=settings.wechat_app_id, app_secret=app_secret, base_url=wechat_base),
             tokens=SessionTokens(settings.session_secret.get_secret_value(), cache),
-            cipher=FieldCipher(settings.data_encryption_key.get_secret_value()),
+            cipher=cipher,
+            his=his,
+            breakers=breakers,
+            attachment_links=AttachmentLinks(
+                settings.session_secret.get_secret_value(),
+                lifetime=timedelta(seconds=settings.attachment_link_ttl_seconds),
+            ),
+            his_simulator=his_plan.simulator,
             rankings=rankings,
         )
         state["resources"] = app.state.resources = resources
@@ -197,6 +226,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> S
             yield
         finally:
             await rankings.stop()
+            await his.aclose()
             await http.aclose()
             await cache.close()
             await engine.dispose()
@@ -208,6 +238,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> S
         Route("/graphql", view, methods=["GET", "POST"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
+        # A report's PDF behind a short-lived signed link (see downloads.py); never cached.
+        Route("/health-record/attachments/{token}", attachment_download, methods=["GET"]),
     ]
     if settings.is_dev:
         routes += graphiql.asset_routes(ROOT)

@@ -96,6 +96,35 @@ class Settings(BaseSettings):
         300, ge=0, description="How often the in-process job refreshes the TOP3 boards (and closes months); 0 = off."
     )
     ranking_lock_seconds: int = Field(120, ge=5, le=3600, description="Lease of the lock one refresh holds.")
+    his_fhir_base_url: str | None = Field(
+        None,
+        description="FHIR R4 base URL of the HIS (https://his.example/fhir); unset runs the embedded HIS simulator "
+        "in-process (dev only: in prod, health records then answer HIS_UNAVAILABLE).",
+    )
+    his_deadline_ms: int = Field(2000, ge=50, le=30_000, description="How long one request waits for the HIS in all.")
+    his_attempt_timeout_ms: int = Field(1000, ge=20, le=30_000, description="Time-out of one HTTP request to the HIS.")
+    his_retries: int = Field(2, ge=0, le=5, description="Further attempts of a failed HIS read (reads only).")
+    his_retry_backoff_ms: int = Field(50, ge=0, le=5000, description="Pause before the first retry; doubles after.")
+    his_breaker_failures: int = Field(5, ge=1, le=100, description="Failed HIS requests in a row: circuit opens.")
+    his_breaker_reset_seconds: float = Field(30, ge=1, le=3600, description="How long an open circuit stays open.")
+    his_stale_wait_ms: int = Field(
+        300, ge=0, le=10_000, description="With last-known data at hand, how long to wait for fresh HIS data."
+    )
+    his_record_soft_ttl_seconds: int = Field(60, ge=0, le=86_400, description="Health records served without asking.")
+    his_record_hard_ttl_seconds: int = Field(
+        86_400, ge=60, le=7 * 86_400, description="Health records kept to serve while the HIS is down."
+    )
+    his_visit_soft_ttl_seconds: int = Field(10, ge=0, le=3600, description="Visit progress served without asking.")
+    his_visit_hard_ttl_seconds: int = Field(7200, ge=60, le=86_400, description="Visit progress kept for HIS outages.")
+    his_page_size: int = Field(100, ge=10, le=1000, description="`_count` of FHIR searches.")
+    his_resident_id_systems: str = Field(
+        "",
+        description="Comma-separated identifier systems that hold the resident ID number in Patient.identifier "
+        "(besides identifiers typed NNCHN or NI).",
+    )
+    attachment_link_ttl_seconds: int = Field(
+        300, ge=30, le=3600, description="Lifetime of a signed download link of a report's PDF."
+    )
 
     @field_validator("database_url")
     @classmethod
@@ -111,6 +140,15 @@ class Settings(BaseSettings):
             return None
         if not value.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError("must start with redis://, rediss:// or unix://")
+        return value
+
+    @field_validator("his_fhir_base_url")
+    @classmethod
+    def _his_url(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
         return value
 
     @field_validator("timezone")

@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import struct
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Protocol
 
 from redis.asyncio import Redis
@@ -160,3 +163,45 @@ async def holding_lock(cache: Cache, name: str, *, ttl_seconds: float) -> AsyncI
     finally:
         if token is not None:
             await cache.release_lock(name, token)
+
+
+# ---- entries that remember when they were stored (for stale-while-revalidate) --------------------
+
+_ENTRY = struct.Struct(">2sq")  # magic, stored-at in microseconds since the epoch
+_MAGIC = b"E1"
+Transform = Callable[[bytes], bytes]
+
+
+@dataclass(frozen=True)
+class CachedEntry:
+    value: bytes
+    stored_at: datetime
+
+
+async def write_entry(
+    cache: Cache,
+    key: str,
+    value: bytes,
+    *,
+    stored_at: datetime,
+    ttl_seconds: float,
+    seal: Transform | None = None,
+) -> None:
+    """Store `value` with the instant it was obtained; `seal` (e.g. encryption) wraps the whole entry."""
+    payload = _ENTRY.pack(_MAGIC, round(stored_at.timestamp() * 1_000_000)) + value
+    await cache.set(key, seal(payload) if seal else payload, ttl_seconds=ttl_seconds)
+
+
+async def read_entry(cache: Cache, key: str, *, unseal: Transform | None = None) -> CachedEntry | None:
+    """The entry, or None when absent, expired or not an entry (unseal's errors propagate)."""
+    raw = await cache.get(key)
+    if raw is None:
+        return None
+    if unseal is not None:
+        raw = unseal(raw)
+    if len(raw) < _ENTRY.size:
+        return None
+    magic, micros = _ENTRY.unpack_from(raw)
+    if magic != _MAGIC:
+        return None
+    return CachedEntry(value=raw[_ENTRY.size :], stored_at=datetime.fromtimestamp(micros / 1_000_000, UTC))

@@ -92,3 +92,16 @@ class ConsentKind(StrEnum):
 class ConsentGiver(StrEnum):
     SELF = "SELF"  # the profile's person
     GUARDIAN = "GUARDIAN"  # a parent or guardian, required under 14 (PIPL art. 31)
+
+
+class VisitStep(StrEnum):
+    """The steps of a hospital visit, in order, as the visit companion (电子伴诊) guides them."""
+
+    BOOK = "BOOK"  # 预约挂号
+    CHECK_IN = "CHECK_IN"  # 签到
+    WAIT = "WAIT"  # 候诊
+    CONSULT = "CONSULT"  # 就诊
+    PAY = "PAY"  # 缴费
+    TESTS = "TESTS"  # 检查/检验
+    PHARMACY = "PHARMACY"  # 取药
+    REPORTS = "REPORTS"  # 查报告

@@ -26,9 +26,10 @@ from datasources.db.tables import (
     Staff,
     Team,
     ThemeToken,
+    VisitGuideStep,
 )
 from domain.enums import ArticleCategory, LayoutVariant
-from loaders import departments, home, identity, rankings, staff
+from loaders import companion, departments, home, identity, rankings, staff
 from loaders.home import Everything
 
 
@@ -50,6 +51,7 @@ class Loaders:
     consents_by_profile_id: DataLoader[int, list[ProfileConsent]]
     ranking_by_key: DataLoader[RankingKey, StoredBoard | None]
     team_by_id: DataLoader[int, Team | None]
+    visit_guide: DataLoader[Everything, Sequence[VisitGuideStep]]
 
 
 def make_loaders(sessions: Sessions, *, now: datetime, stats_window_days: int) -> Loaders:
@@ -82,4 +84,5 @@ def make_loaders(sessions: Sessions, *, now: datetime, stats_window_days: int) -
         consents_by_profile_id=DataLoader(lambda ids: identity.consents_by_profile_id(sessions, ids), cache=False),
         ranking_by_key=DataLoader(lambda keys: rankings.ranking_by_key(sessions, keys, prime=prime_ranked)),
         team_by_id=team_by_id,
+        visit_guide=DataLoader(lambda keys: companion.visit_guide(sessions, keys)),
     )

@@ -50,3 +50,9 @@ async def audit_denial(info: Info, *, action: str, target_type: str, target_id: 
         await write_audit(
             info, db, action=action, result=AuditResult.DENIED, target_type=target_type, target_id=target_id
         )
+
+
+async def audit_access(info: Info, *, action: str, profile_id: int, result: AuditResult = AuditResult.OK) -> None:
+    """A read of a profile's health data (or a refused attempt), in a transaction of its own."""
+    async with info.context.db() as db, db.begin():
+        await write_audit(info, db, action=action, result=result, target_type="PatientProfile", target_id=profile_id)

@@ -6,20 +6,31 @@ import logging
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
+from strawberry.extensions import (
+    AddValidationRules,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    ValidationCache,
+)
 from strawberry.types import ExecutionContext
 
 from domain.enums import AdminRole
+from resolvers import companion as companion_resolvers
 from resolvers import departments as department_resolvers
 from resolvers import home as home_resolvers
 from resolvers import identity as identity_resolvers
 from resolvers import rankings as ranking_resolvers
+from resolvers import records as record_resolvers
 from resolvers import staff as staff_resolvers
+from resolvers.companion import UpdateVisitGuideStepResult
 from resolvers.identity import ProfileResult, RemoveProfileResult
 from resolvers.rankings import RefreshRankingsResult
 from schema.common import Connection
+from schema.companion import VisitGuideStep, VisitJourney
 from schema.departments import Department
-from schema.errors import MaskUnexpectedErrors
+from schema.errors import MaskUnexpectedErrors, ReportStaleUpstreams
 from schema.home import Homepage
 from schema.identity import (
     AuditEntry,
@@ -32,6 +43,7 @@ from schema.identity import (
 )
 from schema.permissions import IsPatient, IsSignedIn, staff_with
 from schema.rankings import DepartmentRankingEntry, Ranking, StaffRankingEntry, TeamRankingEntry
+from schema.records import HealthRecord, IndicatorTrend
 from schema.staff import StaffMember
 
 logger = logging.getLogger("hospital_bff.graphql")
@@ -89,6 +101,29 @@ class Query:
         permission_classes=[staff_with(AdminRole.SUPER_ADMIN)],
         description="The audit log, oldest first (SUPER_ADMIN only).",
     )
+    health_record: HealthRecord = strawberry.field(
+        resolver=record_resolvers.health_record,
+        permission_classes=[IsPatient],
+        description="The health record (健康档案) of one of the account's profiles, from the HIS: basic information, "
+        "classified reports, lab indicators. Needs the profile's health-data consent (else CONSENT_REQUIRED) and a "
+        "link to the HIS (else HIS_NOT_LINKED); any other profile id is FORBIDDEN. Every read is audited.",
+    )
+    indicator_trend: IndicatorTrend | None = strawberry.field(
+        resolver=record_resolvers.indicator_trend,
+        permission_classes=[IsPatient],
+        description="How one lab indicator of a profile moved over time: values of the same code and unit only, "
+        "abnormal ones flagged, reference-range changes marked. Same access rules as `healthRecord`.",
+    )
+    visit_guide: list[VisitGuideStep] = strawberry.field(
+        resolver=companion_resolvers.visit_guide,
+        description="The visit companion's (电子伴诊) guide through a whole visit, step by step, in plain language.",
+    )
+    visit_journey: VisitJourney | None = strawberry.field(
+        resolver=companion_resolvers.visit_journey,
+        permission_classes=[IsPatient],
+        description="Today's visit of one of the account's profiles, step by step as the HIS reports it: the "
+        "current step, what to do, where to go, the queue number. Same access rules as `healthRecord`.",
+    )
 
 
 @strawberry.type(description="Everything the mini-program and the admin side can change.")
@@ -143,6 +178,11 @@ class Mutation:
         permission_classes=[IsPatient],
         description="Withdraw a profile's health-data consent; its health data is no longer processed.",
     )
+    update_visit_guide_step: UpdateVisitGuideStepResult = strawberry.field(
+        resolver=companion_resolvers.update_visit_guide_step,
+        permission_classes=[staff_with(AdminRole.CONTENT_EDITOR)],
+        description="Change the visit guide's text for one step (CONTENT_EDITOR). Audited.",
+    )
 
 
 @strawberry.type(description="Everything the mini-program and the admin side can change (development build).")
@@ -162,6 +202,14 @@ class HospitalSchema(strawberry.Schema):
             logger.debug("client error: %s", error.message)
 
 
+# The limits' validation rules are built once: rules made anew for every request would make every
+# request's validation look different to ValidationCache.
+_LIMITS = [
+    *QueryDepthLimiter(max_depth=12).validation_rules,
+    *MaxAliasesLimiter(max_alias_count=30).validation_rules,
+]
+
+
 def _build(mutation: type) -> HospitalSchema:
     return HospitalSchema(
         query=Query,
@@ -170,10 +218,13 @@ def _build(mutation: type) -> HospitalSchema:
         types=[DepartmentRankingEntry, StaffRankingEntry, TeamRankingEntry],
         extensions=[
             MaskUnexpectedErrors,
-            lambda: QueryDepthLimiter(max_depth=12),
-            lambda: MaxAliasesLimiter(max_alias_count=30),
-            # Bounds the parser's work before depth and alias checks run on the parsed document.
+            ReportStaleUpstreams,
+            # Bounds the parser's work before anything else looks at the document.
             lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
+            lambda: AddValidationRules(_LIMITS),
+            # The mini-program sends the same few documents over and over: parse and validate each once.
+            lambda: ParserCache(maxsize=256),
+            lambda: ValidationCache(maxsize=256),
         ],
     )
 

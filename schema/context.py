@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import strawberry
@@ -10,9 +10,12 @@ from starlette.requests import Request
 
 from datasources.cache import Cache
 from datasources.db.engine import Sessions
+from datasources.his.resilience import Deadline
+from datasources.his.service import HisService
 from datasources.identity.field_crypto import FieldCipher
 from datasources.identity.tokens import SessionTokens
 from datasources.identity.viewer import Viewer
+from datasources.signed_links import AttachmentLinks
 from datasources.wechat import WeChatClient
 from loaders import Loaders
 from settings import Settings
@@ -32,6 +35,18 @@ class Context:
     tokens: SessionTokens
     cipher: FieldCipher
     wechat: WeChatClient
+    his: HisService
+    his_deadline: Deadline  # one budget for every HIS call of the request
+    attachment_links: AttachmentLinks
+    # HIS answers served stale; each becomes a HIS_UNAVAILABLE error next to the data.
+    upstream_notes: list[UpstreamNote] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class UpstreamNote:
+    path: list[str | int]
+    as_of: datetime
+    problem: str | None
 
 
 Info = strawberry.Info[Context, None]

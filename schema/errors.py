@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from enum import StrEnum
 from typing import Any
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import MaskErrors
+from strawberry.extensions import MaskErrors, SchemaExtension
 
 logger = logging.getLogger("hospital_bff.errors")
 
@@ -19,6 +20,9 @@ class ErrorCode(StrEnum):
     UNAUTHENTICATED = "UNAUTHENTICATED"
     FORBIDDEN = "FORBIDDEN"
     CONFLICT = "CONFLICT"  # someone else is changing the same thing; try again shortly
+    CONSENT_REQUIRED = "CONSENT_REQUIRED"
+    HIS_NOT_LINKED = "HIS_NOT_LINKED"
+    HIS_UNAVAILABLE = "HIS_UNAVAILABLE"
     INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
 
 
@@ -69,3 +73,30 @@ class MaskUnexpectedErrors(MaskErrors):
         masked = super().anonymise_error(error)
         masked.extensions = {"code": ErrorCode.INTERNAL_SERVER_ERROR.value, "requestId": request_id}
         return masked
+
+
+class ReportStaleUpstreams(SchemaExtension):
+    """Data served from the cache because the HIS did not answer comes with an error that says so:
+    `extensions.code` HIS_UNAVAILABLE, `stale: true` and `asOf`, at the path of that data."""
+
+    def on_operation(self) -> Iterator[None]:
+        yield
+        notes = getattr(self.execution_context.context, "upstream_notes", None)
+        result = self.execution_context.result
+        if not notes or result is None or not hasattr(result, "errors"):
+            return
+        errors = list(result.errors or [])
+        for note in notes:
+            errors.append(
+                GraphQLError(
+                    "医院信息系统暂时无法访问，显示的是最近一次获取的数据 (the hospital information system is not "
+                    "answering; this is the last known data)",
+                    path=note.path,
+                    extensions={
+                        "code": ErrorCode.HIS_UNAVAILABLE.value,
+                        "stale": True,
+                        "asOf": note.as_of.isoformat(),
+                    },
+                )
+            )
+        result.errors = errors

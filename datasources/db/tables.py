@@ -37,6 +37,7 @@ from domain.enums import (
     LinkKind,
     ProfileRelation,
     StaffRole,
+    VisitStep,
 )
 from domain.identity import Gender
 from domain.rankings import RankingBoard
@@ -396,3 +397,20 @@ class AppMeta(Base):
 
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[dict[str, Any]] = mapped_column()
+
+
+class VisitGuideStep(Base):
+    """The visit companion's (电子伴诊) guide for one step of a visit, edited by content editors."""
+
+    __tablename__ = "visit_guide_steps"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    step: Mapped[VisitStep] = mapped_column(_enum(VisitStep), unique=True)
+    position: Mapped[int] = mapped_column(SmallInteger)
+    title: Mapped[str] = mapped_column(String(32))
+    summary: Mapped[str] = mapped_column(Text)  # what to do, in plain language
+    large_print_text: Mapped[str] = mapped_column(String(64))  # a few words for the large-print view
+    read_aloud_text: Mapped[str] = mapped_column(Text)  # written to be heard (text-to-speech)
+    tips: Mapped[list[str]] = mapped_column(default=list)
+    updated_at: Mapped[datetime]
+    updated_by: Mapped[int | None] = mapped_column(ForeignKey("staff_accounts.id"))

@@ -39,6 +39,11 @@ def _profiles(n: int) -> list[ProfileData]:
     ]
 
 
+def demo_profiles(number: int) -> list[ProfileData]:
+    """The two profiles of demo patient `number`; the embedded HIS simulator holds the same people."""
+    return _profiles(number)
+
+
 async def demo_account(db: AsyncSession, *, number: int, cipher: FieldCipher, now: datetime) -> PatientAccount:
     account = await get_or_create_account(db, openid=f"demo-patient-{number}", unionid=None, now=now)
     if account.default_profile_id is None:

@@ -80,6 +80,18 @@ async def _new_profile(_: Callers) -> dict[str, Any]:
     return {"input": profile_input(resident_id("11010519750101001"))}
 
 
+async def _guide_input(_: Callers) -> dict[str, Any]:
+    return {
+        "input": {
+            "title": "候诊",
+            "summary": "到候诊区坐下等候，叫到您的号再进诊室。",
+            "largePrintText": "坐下等叫号",
+            "readAloudText": "请到候诊区坐下等候，听到叫号再进诊室。",
+            "tips": ["过号了请告诉护士站"],
+        }
+    }
+
+
 async def _code(_: Callers) -> dict[str, Any]:
     return {"code": sandbox_code("matrix-login")}
 
@@ -97,6 +109,12 @@ CASES: dict[str, Case] = {
     "profile": Case(Rule.OWNER, "query($id: ID!) { profile(id: $id) { id } }", _profile),
     "staffMe": Case(ALL_STAFF, "{ staffMe { username } }"),
     "auditLog": Case(frozenset({AdminRole.SUPER_ADMIN}), "{ auditLog(first: 1) { totalCount } }"),
+    "healthRecord": Case(Rule.OWNER, "query($id: ID!) { healthRecord(profileId: $id) { profileId } }", _profile),
+    "indicatorTrend": Case(
+        Rule.OWNER, 'query($id: ID!) { indicatorTrend(profileId: $id, code: "718-7") { code } }', _profile
+    ),
+    "visitGuide": Case(Rule.PUBLIC, "{ visitGuide { step } }"),
+    "visitJourney": Case(Rule.OWNER, "query($id: ID!) { visitJourney(profileId: $id) { day } }", _profile),
     # mutations
     "login": Case(Rule.PUBLIC, "mutation($code: String!) { login(code: $code) { expiresAt } }", _code),
     "devLogin": Case(Rule.PUBLIC, "mutation { devLogin(demoPatient: 1) { expiresAt } }"),
@@ -123,6 +141,11 @@ CASES: dict[str, Case] = {
     ),
     "withdrawHealthDataConsent": Case(
         Rule.OWNER, "mutation($id: ID!) { withdrawHealthDataConsent(profileId: $id) { __typename } }", _profile
+    ),
+    "updateVisitGuideStep": Case(
+        frozenset({AdminRole.CONTENT_EDITOR, AdminRole.SUPER_ADMIN}),
+        "mutation($input: VisitGuideStepInput!) { updateVisitGuideStep(step: WAIT, input: $input) { __typename } }",
+        _guide_input,
     ),
     # last: it ends the caller's session
     "logout": Case(Rule.SIGNED_IN, "mutation { logout }"),

@@ -1,0 +1,263 @@
+"""The HIS as the resolvers use it: the port behind a stale-while-revalidate cache.
+
+Each answer is cached (encrypted: it is health data) with a soft and a hard time-to-live:
+
+- younger than the soft TTL: served from the cache, the HIS is not asked;
+- older, but younger than the hard TTL: the HIS is asked; if it answers within a short wait
+  (`stale_wait`) the new answer is served, otherwise the cached one is, marked stale with its
+  `as_of` and the reason, while the refresh goes on in the background and fills the cache;
+- nothing usable cached: the HIS is asked within the request's deadline; `HisUnavailable` if it
+  cannot answer by then (the fetch still completes in the background, for the next request).
+
+Concurrent requests for the same key share one fetch (per process). An open circuit breaker
+makes the HIS fail at once, so stale data is served at once. Cache problems (Redis down) only
+cost a cache miss.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any, Generic, TypeVar
+
+from pydantic import TypeAdapter
+
+from datasources.cache import Cache, CachedEntry, read_entry, write_entry
+from datasources.his.model import (
+    AttachmentContent,
+    HisPatient,
+    HisReport,
+    HisResult,
+    PatientRecord,
+    VisitProgress,
+)
+from datasources.his.port import HisPort
+from datasources.his.resilience import Deadline, HisUnavailable
+
+logger = logging.getLogger("hospital_bff.his")
+
+T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
+Seal = Callable[[bytes], bytes]
+
+
+@dataclass(frozen=True)
+class Freshness:
+    soft: timedelta  # served without asking the HIS
+    hard: timedelta  # served at all (when the HIS cannot answer)
+
+
+@dataclass(frozen=True)
+class CachePolicy:
+    record: Freshness = Freshness(timedelta(seconds=60), timedelta(hours=24))
+    visit: Freshness = Freshness(timedelta(seconds=10), timedelta(hours=2))
+    stale_wait: float = 0.3  # seconds to wait for fresh data when stale data is at hand
+    background_budget: float = 10.0  # seconds a fetch may take when nobody waits for it
+
+
+@dataclass(frozen=True)
+class Fetched(Generic[T_co]):
+    value: T_co
+    as_of: datetime  # when the HIS gave this answer
+    stale: bool  # the HIS could not be asked or did not answer: this is the last known answer
+    problem: str | None = None  # why it is stale
+
+
+class HisService:
+    def __init__(
+        self,
+        port: HisPort,
+        cache: Cache,
+        *,
+        clock: Callable[[], datetime],
+        policy: CachePolicy,
+        seal: Seal | None = None,
+        unseal: Seal | None = None,
+    ) -> None:
+        self.port = port
+        self._cache = cache
+        self._clock = clock
+        self._policy = policy
+        self._seal = seal
+        self._unseal = unseal
+        self._inflight: dict[str, asyncio.Task[tuple[Any, datetime]]] = {}
+        self._background: set[asyncio.Task[Any]] = set()
+
+    # ---- reads -------------------------------------------------------------------------
+
+    async def patient(self, patient_id: str, *, deadline: Deadline) -> Fetched[HisPatient | None]:
+        return await self._get(
+            self._key("patient", patient_id),
+            lambda d: self.port.patient(patient_id, deadline=d),
+            _PATIENT,
+            self._policy.record,
+            deadline,
+        )
+
+    async def record(self, patient_id: str, *, deadline: Deadline) -> Fetched[PatientRecord]:
+        return await self._get(
+            self._key("record", patient_id),
+            lambda d: self.port.record(patient_id, deadline=d),
+            _RECORD,
+            self._policy.record,
+            deadline,
+        )
+
+    async def report(self, patient_id: str, report_id: str, *, deadline: Deadline) -> Fetched[HisReport | None]:
+        return await self._get(
+            self._key("report", patient_id, report_id),
+            lambda d: self.port.report(patient_id, report_id, deadline=d),
+            _REPORT,
+            self._policy.record,
+            deadline,
+        )
+
+    async def observations(
+        self, patient_id: str, *, system: str | None, code: str, deadline: Deadline
+    ) -> Fetched[tuple[HisResult, ...]]:
+        return await self._get(
+            self._key("series", patient_id, system or "", code),
+            lambda d: self.port.observations(patient_id, system=system, code=code, deadline=d),
+            _SERIES,
+            self._policy.record,
+            deadline,
+        )
+
+    async def visit_progress(self, patient_id: str, *, day: date, deadline: Deadline) -> Fetched[VisitProgress | None]:
+        return await self._get(
+            self._key("visit", patient_id, day.isoformat()),
+            lambda d: self.port.visit_progress(patient_id, day=day, deadline=d),
+            _VISIT,
+            self._policy.visit,
+            deadline,
+        )
+
+    async def attachment(
+        self, patient_id: str, report_id: str, index: int, *, deadline: Deadline
+    ) -> AttachmentContent | None:
+        """Documents are never cached here: read from the HIS each time, within the deadline."""
+        try:
+            return await self.port.attachment(patient_id, report_id, index, deadline=deadline)
+        except HisUnavailable:
+            raise
+        except Exception as error:
+            logger.exception("HIS %s: attachment read failed unexpectedly", self.port.upstream)
+            raise HisUnavailable(type(error).__name__) from None
+
+    async def forget(self, patient_id: str) -> None:
+        """Drop what is cached of the patient's record (not their trends or visits)."""
+        await self._cache.delete(self._key("patient", patient_id), self._key("record", patient_id))
+
+    async def aclose(self) -> None:
+        tasks = [*self._inflight.values(), *self._background]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    # ---- stale-while-revalidate ------------------------------------------------------------
+
+    def _key(self, kind: str, *parts: str) -> str:
+        # Hashed: keys are listed by anyone with access to Redis; patient ids stay out of them.
+        digest = hashlib.sha256("\x1f".join((self.port.upstream, *parts)).encode()).hexdigest()[:40]
+        return f"his:{kind}:{digest}"
+
+    async def _get(
+        self,
+        key: str,
+        load: Callable[[Deadline], Awaitable[T]],
+        adapter: TypeAdapter[Any],
+        freshness: Freshness,
+        deadline: Deadline,
+    ) -> Fetched[T]:
+        entry = await self._read(key)
+        now = self._clock()
+        if entry is not None and now - entry.stored_at >= freshness.hard:
+            entry = None
+        if entry is not None and now - entry.stored_at < freshness.soft:
+            return Fetched(adapter.validate_json(entry.value), entry.stored_at, stale=False)
+        task = self._refresh(key, load, adapter, freshness)
+        wait = deadline.remaining() if entry is None else min(self._policy.stale_wait, deadline.remaining())
+        try:
+            value, as_of = await asyncio.wait_for(asyncio.shield(task), timeout=wait)
+            return Fetched(value, as_of, stale=False)
+        except TimeoutError:
+            problem = "timed out"
+        except HisUnavailable as unavailable:
+            problem = str(unavailable)
+        if entry is None:
+            raise HisUnavailable(problem)
+        logger.info("HIS %s: serving data of %s (%s)", self.port.upstream, entry.stored_at.isoformat(), problem)
+        return Fetched(adapter.validate_json(entry.value), entry.stored_at, stale=True, problem=problem)
+
+    def _refresh(
+        self, key: str, load: Callable[[Deadline], Awaitable[T]], adapter: TypeAdapter[Any], freshness: Freshness
+    ) -> asyncio.Task[tuple[Any, datetime]]:
+        running = self._inflight.get(key)
+        if running is not None:
+            return running
+
+        async def fetch() -> tuple[Any, datetime]:
+            try:
+                value = await load(Deadline.after(self._policy.background_budget))
+            except HisUnavailable:
+                raise
+            except Exception as error:
+                # A bug or an unreadable answer must not become a 5xx: logged, and treated as down.
+                logger.exception("HIS %s: unexpected failure while reading", self.port.upstream)
+                raise HisUnavailable(type(error).__name__) from None
+            as_of = self._clock()
+            # Serialised, sealed and written in a task of its own: the waiters have their answer already.
+            self._spawn(self._write(key, lambda: adapter.dump_json(value), as_of, freshness))
+            return value, as_of
+
+        task = asyncio.get_running_loop().create_task(fetch())
+        self._inflight[key] = task
+
+        def done(finished: asyncio.Task[tuple[Any, datetime]]) -> None:
+            if self._inflight.get(key) is finished:
+                del self._inflight[key]
+            if not finished.cancelled():
+                finished.exception()  # retrieved here: waiters that gave up are not around to see it
+
+        task.add_done_callback(done)
+        return task
+
+    def _spawn(self, work: Awaitable[None]) -> None:
+        async def run() -> None:
+            await work
+
+        task = asyncio.get_running_loop().create_task(run())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _read(self, key: str) -> CachedEntry | None:
+        try:
+            return await read_entry(self._cache, key, unseal=self._unseal)
+        except Exception:
+            logger.warning("HIS cache read failed for %s; treated as a miss", key.split(":")[1], exc_info=True)
+            return None
+
+    async def _write(self, key: str, value: Callable[[], bytes], as_of: datetime, freshness: Freshness) -> None:
+        try:
+            await asyncio.sleep(0)  # let the waiters run first
+            await write_entry(
+                self._cache,
+                key,
+                value(),
+                stored_at=as_of,
+                ttl_seconds=freshness.hard.total_seconds(),
+                seal=self._seal,
+            )
+        except Exception:
+            logger.warning("HIS cache write failed for %s", key.split(":")[1], exc_info=True)
+
+
+_PATIENT: TypeAdapter[Any] = TypeAdapter(HisPatient | None)
+_RECORD: TypeAdapter[Any] = TypeAdapter(PatientRecord)
+_REPORT: TypeAdapter[Any] = TypeAdapter(HisReport | None)
+_SERIES: TypeAdapter[Any] = TypeAdapter(tuple[HisResult, ...])
+_VISIT: TypeAdapter[Any] = TypeAdapter(VisitProgress | None)

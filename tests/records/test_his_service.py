@@ -1,0 +1,103 @@
+"""The stale-while-revalidate cache in front of the HIS port, with a fake port and a fake clock."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import date, timedelta
+from typing import Any
+
+import pytest
+from identity_support import Clock
+
+from datasources.cache import MemoryCache
+from datasources.his.model import HisPatient, PatientRecord
+from datasources.his.resilience import Deadline, HisUnavailable
+from datasources.his.service import CachePolicy, Freshness, HisService
+from support import ANCHOR
+
+
+class FakePort:
+    upstream = "his:fake"
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.failure: Exception | None = None
+        self.gate: asyncio.Event | None = None
+
+    async def patient(self, patient_id: str, *, deadline: Deadline) -> HisPatient | None:
+        self.calls += 1
+        if self.gate is not None:
+            await self.gate.wait()
+        if self.failure is not None:
+            raise self.failure
+        return HisPatient(id=patient_id, name=f"call {self.calls}")
+
+    async def record(self, patient_id: str, *, deadline: Deadline) -> PatientRecord:
+        raise NotImplementedError
+
+    async def report(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError
+
+    async def observations(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError
+
+    async def visit_progress(self, patient_id: str, *, day: date, deadline: Deadline) -> Any:
+        raise NotImplementedError
+
+    async def attachment(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError
+
+
+def _service(port: FakePort, clock: Clock) -> HisService:
+    policy = CachePolicy(
+        record=Freshness(timedelta(seconds=60), timedelta(hours=1)), stale_wait=0.01, background_budget=5
+    )
+    return HisService(port, MemoryCache(), clock=clock, policy=policy)
+
+
+async def _settle(service: HisService) -> None:
+    while service._inflight or service._background:
+        await asyncio.gather(*service._inflight.values(), *service._background, return_exceptions=True)
+
+
+async def test_fresh_then_stale_then_expired() -> None:
+    port, clock = FakePort(), Clock(ANCHOR)
+    service = _service(port, clock)
+    first = await service.patient("P1", deadline=Deadline.after(1))
+    await _settle(service)
+    again = await service.patient("P1", deadline=Deadline.after(1))
+    assert (first.value, again.value, again.stale, port.calls) == (first.value, first.value, False, 1)
+
+    # Past the soft TTL, the HIS failing: the last answer, marked stale, with the reason.
+    clock.advance(seconds=61)
+    port.failure = HisUnavailable("HTTP 503")
+    stale = await service.patient("P1", deadline=Deadline.after(1))
+    assert (stale.value, stale.stale, stale.as_of, stale.problem) == (first.value, True, ANCHOR, "HTTP 503")
+
+    # Past the hard TTL there is nothing to serve.
+    clock.advance(hours=1)
+    with pytest.raises(HisUnavailable, match="HTTP 503"):
+        await service.patient("P1", deadline=Deadline.after(1))
+
+    # Back up: fresh again, from the HIS.
+    port.failure = None
+    back = await service.patient("P1", deadline=Deadline.after(1))
+    assert back.stale is False and back.as_of == clock.now
+    await service.aclose()
+
+
+async def test_concurrent_misses_share_one_fetch_and_bugs_are_outages() -> None:
+    port, clock = FakePort(), Clock(ANCHOR)
+    service = _service(port, clock)
+    port.gate = asyncio.Event()
+    waiting = [asyncio.ensure_future(service.patient("P2", deadline=Deadline.after(5))) for _ in range(5)]
+    await asyncio.sleep(0)
+    port.gate.set()
+    answers = await asyncio.gather(*waiting)
+    assert port.calls == 1 and len({a.value for a in answers}) == 1
+    port.gate = None
+
+    port.failure = KeyError("a bug")
+    with pytest.raises(HisUnavailable, match="KeyError"):
+        await service.patient("P3", deadline=Deadline.after(1))
+    await service.aclose()
