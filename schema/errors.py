@@ -30,7 +30,10 @@ class ErrorCode(StrEnum):
 strawberry.enum(
     ErrorCode,
     description="Machine-readable error codes, the same in `extensions.code` and in typed mutation errors. "
-    "CONFLICT: someone else is changing the same thing right now; try again shortly.",
+    "CONFLICT: someone else is changing the same thing right now; try again shortly. "
+    "CONSENT_REQUIRED: the profile's health-data consent is missing (ask for it with giveHealthDataConsent); "
+    "HIS_NOT_LINKED: the profile is not (or not verifiably) linked to a patient of the hospital's HIS; "
+    "HIS_UNAVAILABLE: the HIS did not answer in time (data, if any, is the last known, see `stale` and `asOf`).",
 )
 
 

@@ -35,13 +35,6 @@ strawberry.enum(
     "homepage, moderation), COORDINATOR (team consults and MDT), DOCTOR (accepts consults, writes opinions), "
     "OPERATIONS (dashboards).",
 )
-strawberry.enum(
-    ErrorCode,
-    description="Machine-readable error codes, the same in `extensions.code` and in typed mutation errors. "
-    "CONSENT_REQUIRED: the profile's health-data consent is missing (ask for it with giveHealthDataConsent); "
-    "HIS_NOT_LINKED: the profile is not (or not verifiably) linked to a patient of the hospital's HIS; "
-    "HIS_UNAVAILABLE: the HIS did not answer in time (data, if any, is the last known, see `stale` and `asOf`).",
-)
 
 
 @strawberry.type(description="A consent text that patients accept, in one version.")
