@@ -25,7 +25,7 @@ from datasources.db.tables import (
     ThemeToken,
 )
 from domain.enums import ArticleCategory, LayoutVariant
-from loaders import departments, home, identity, staff
+from loaders import content, departments, home, identity, staff
 from loaders.home import Everything
 
 
@@ -45,6 +45,8 @@ class Loaders:
     latest_articles_by_count: DataLoader[int, dict[ArticleCategory, list[Article]]]
     profiles_by_account_id: DataLoader[int, list[PatientProfile]]
     consents_by_profile_id: DataLoader[int, list[ProfileConsent]]
+    tags_by_article_id: DataLoader[int, list[str]]
+    related_articles: DataLoader[tuple[int, int], list[Article]]
 
 
 def make_loaders(sessions: Sessions, *, now: datetime, stats_window_days: int) -> Loaders:
@@ -64,4 +66,7 @@ def make_loaders(sessions: Sessions, *, now: datetime, stats_window_days: int) -
         # Not cached: a mutation that changes profiles reads them again in the same request.
         profiles_by_account_id=DataLoader(lambda ids: identity.profiles_by_account_id(sessions, ids), cache=False),
         consents_by_profile_id=DataLoader(lambda ids: identity.consents_by_profile_id(sessions, ids), cache=False),
+        # Not cached: an editor's mutation returns the article with the tags it has just written.
+        tags_by_article_id=DataLoader(lambda ids: content.tags_by_article_id(sessions, ids), cache=False),
+        related_articles=DataLoader(lambda keys: content.related_articles(sessions, keys, now=now)),
     )

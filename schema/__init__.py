@@ -10,12 +10,22 @@ from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDept
 from strawberry.types import ExecutionContext
 
 from domain.enums import AdminRole
+from resolvers import content as content_resolvers
 from resolvers import departments as department_resolvers
 from resolvers import home as home_resolvers
 from resolvers import identity as identity_resolvers
 from resolvers import staff as staff_resolvers
+from resolvers.content import (
+    ArchiveArticleResult,
+    CreateArticleResult,
+    PinArticleResult,
+    PublishArticleResult,
+    RecordArticleViewResult,
+    UpdateArticleResult,
+)
 from resolvers.identity import ProfileResult, RemoveProfileResult
 from schema.common import Connection
+from schema.content import Article, ManagedArticle
 from schema.departments import Department
 from schema.errors import MaskUnexpectedErrors
 from schema.home import Homepage
@@ -81,6 +91,31 @@ class Query:
         permission_classes=[staff_with(AdminRole.SUPER_ADMIN)],
         description="The audit log, oldest first (SUPER_ADMIN only).",
     )
+    articles: Connection[Article] = strawberry.field(
+        resolver=content_resolvers.articles,
+        description="Published articles of the health encyclopedia (健康百科), pinned first, then newest first. "
+        "Filters combine; `first` is at most 50.",
+    )
+    article: Article | None = strawberry.field(
+        resolver=content_resolvers.article,
+        description="One published article by id; null when there is none, or it is a draft, archived or "
+        "scheduled for later. Call `recordArticleView` when it is shown.",
+    )
+    search_articles: Connection[Article] = strawberry.field(
+        resolver=content_resolvers.search_articles,
+        description="Full-text search of published articles (title, summary and text); finds Chinese words "
+        "inside sentences (高血压 in 冬季高血压患者…). Newest first.",
+    )
+    managed_articles: Connection[ManagedArticle] = strawberry.field(
+        resolver=content_resolvers.managed_articles,
+        permission_classes=[staff_with(AdminRole.CONTENT_EDITOR)],
+        description="Every article in any status, newest first (CONTENT_EDITOR).",
+    )
+    managed_article: ManagedArticle | None = strawberry.field(
+        resolver=content_resolvers.managed_article,
+        permission_classes=[staff_with(AdminRole.CONTENT_EDITOR)],
+        description="One article in any status (CONTENT_EDITOR); null when there is none.",
+    )
 
 
 @strawberry.type(description="Everything the mini-program and the admin side can change.")
@@ -128,6 +163,37 @@ class Mutation:
         resolver=identity_resolvers.withdraw_health_data_consent,
         permission_classes=[IsPatient],
         description="Withdraw a profile's health-data consent; its health data is no longer processed.",
+    )
+    record_article_view: RecordArticleViewResult = strawberry.field(
+        resolver=content_resolvers.record_article_view,
+        description="Count one view (阅读) of a published article; call it when the article is shown. Anyone may; "
+        "not audited (it changes no one's data).",
+    )
+    create_article: CreateArticleResult = strawberry.field(
+        resolver=content_resolvers.create_article,
+        permission_classes=[staff_with(AdminRole.CONTENT_EDITOR)],
+        description="Write a new article; it starts as a DRAFT (CONTENT_EDITOR).",
+    )
+    update_article: UpdateArticleResult = strawberry.field(
+        resolver=content_resolvers.update_article,
+        permission_classes=[staff_with(AdminRole.CONTENT_EDITOR)],
+        description="Change an article's text, cover, tags, category or department, in any status (CONTENT_EDITOR).",
+    )
+    publish_article: PublishArticleResult = strawberry.field(
+        resolver=content_resolvers.publish_article,
+        permission_classes=[staff_with(AdminRole.CONTENT_EDITOR)],
+        description="Publish a draft or archived article now, or schedule it (定时发布); a scheduled one may be "
+        "rescheduled (CONTENT_EDITOR).",
+    )
+    archive_article: ArchiveArticleResult = strawberry.field(
+        resolver=content_resolvers.archive_article,
+        permission_classes=[staff_with(AdminRole.CONTENT_EDITOR)],
+        description="Take an article off every list; it can be published again later (CONTENT_EDITOR).",
+    )
+    pin_article: PinArticleResult = strawberry.field(
+        resolver=content_resolvers.pin_article,
+        permission_classes=[staff_with(AdminRole.CONTENT_EDITOR)],
+        description="Pin an article (置顶) before the others of its lists, or unpin it (CONTENT_EDITOR).",
     )
 
 

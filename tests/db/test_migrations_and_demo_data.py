@@ -15,7 +15,7 @@ from datasources.db.demo import seed_demo_data
 from datasources.db.demo.seed import BASE_CONSULTS
 from datasources.db.engine import create_engine
 from datasources.db.migrate import alembic_config
-from datasources.db.tables import Base, Consult
+from datasources.db.tables import Base, Consult, include_name
 from support import ANCHOR, TEST_SCALE
 
 
@@ -23,7 +23,7 @@ async def test_migrations_leave_nothing_for_autogenerate(app: Any) -> None:
     engine = app.state.resources.engine
 
     def diff(connection: Any) -> list[Any]:
-        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        context = MigrationContext.configure(connection, opts={"compare_type": True, "include_name": include_name})
         return list(compare_metadata(context, Base.metadata))
 
     async with engine.connect() as conn:
@@ -119,3 +119,39 @@ async def test_featured_link_kind_migration_fills_in_and_reverts(empty_database:
     finally:
         await engine.dispose()
     await _migrate(empty_database, "upgrade", "head")
+
+
+async def test_encyclopedia_migration_indexes_existing_articles_for_search(empty_database: str) -> None:
+    # given: a database at 0004 with an article whose body is HTML
+    await _migrate(empty_database, "upgrade", "0004")
+    engine = create_engine(empty_database)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(
+                text(
+                    "INSERT INTO articles (id, category, title, summary, cover_url, body, status, author, "
+                    "published_at, created_at) VALUES (1, 'SCIENCE', '冬季保健', '摘要', '', "
+                    "'<p>很多<b>高血压</b>患者&amp;家属</p><script>var x = 1;</script>', 'PUBLISHED', '', "
+                    ":t, :t)"
+                ),
+                {"t": ANCHOR if engine.dialect.name == "postgresql" else ANCHOR.replace(tzinfo=None)},
+            )
+        # when
+        await _migrate(empty_database, "upgrade", "head")
+        # then: its text is searchable, without markup or script
+        async with engine.connect() as conn:
+            assert await conn.scalar(text("SELECT search_text FROM articles")) == "冬季保健 摘要 很多高血压患者&家属"
+            if engine.dialect.name == "sqlite":
+                found = await conn.scalar(text("SELECT rowid FROM articles_fts WHERE articles_fts MATCH '\"高血压\"'"))
+            else:
+                found = await conn.scalar(text("SELECT id FROM articles WHERE search_text LIKE '%高血压%'"))
+            assert found == 1
+        # and back: the columns and search objects go, the article stays
+        await _migrate(empty_database, "downgrade", "0004")
+        async with engine.connect() as conn:
+            columns = await conn.run_sync(lambda c: [col["name"] for col in inspect(c).get_columns("articles")])
+            assert "search_text" not in columns
+            assert "articles_fts" not in await conn.run_sync(lambda c: inspect(c).get_table_names())
+            assert await conn.scalar(text("SELECT COUNT(*) FROM articles")) == 1
+    finally:
+        await engine.dispose()

@@ -37,6 +37,8 @@ class Rule(Enum):
 
 StaffOnly = frozenset[AdminRole]
 ALL_STAFF: StaffOnly = frozenset(AdminRole)
+EDITORS: StaffOnly = frozenset({AdminRole.SUPER_ADMIN, AdminRole.CONTENT_EDITOR})
+OPERATIONS: StaffOnly = frozenset({AdminRole.SUPER_ADMIN, AdminRole.OPERATIONS})
 
 Variables = Callable[["Callers"], Awaitable[dict[str, Any]]]
 
@@ -80,6 +82,13 @@ async def _new_profile(_: Callers) -> dict[str, Any]:
     return {"input": profile_input(resident_id("11010519750101001"))}
 
 
+ARTICLE_INPUT = {"category": "NEWS", "title": "权限测试", "summary": "", "body": "<p>正文</p>"}
+
+
+async def _article_input(_: Callers) -> dict[str, Any]:
+    return {"input": ARTICLE_INPUT}
+
+
 async def _code(_: Callers) -> dict[str, Any]:
     return {"code": sandbox_code("matrix-login")}
 
@@ -96,6 +105,11 @@ CASES: dict[str, Case] = {
     "profile": Case(Rule.OWNER, "query($id: ID!) { profile(id: $id) { id } }", _profile),
     "staffMe": Case(ALL_STAFF, "{ staffMe { username } }"),
     "auditLog": Case(frozenset({AdminRole.SUPER_ADMIN}), "{ auditLog(first: 1) { totalCount } }"),
+    "articles": Case(Rule.PUBLIC, "{ articles(first: 1) { totalCount } }"),
+    "article": Case(Rule.PUBLIC, '{ article(id: "1") { id } }'),
+    "searchArticles": Case(Rule.PUBLIC, '{ searchArticles(query: "血压", first: 1) { totalCount } }'),
+    "managedArticles": Case(EDITORS, "{ managedArticles(first: 1) { totalCount } }"),
+    "managedArticle": Case(EDITORS, '{ managedArticle(id: "1") { id } }'),
     # mutations
     "login": Case(Rule.PUBLIC, "mutation($code: String!) { login(code: $code) { expiresAt } }", _code),
     "devLogin": Case(Rule.PUBLIC, "mutation { devLogin(demoPatient: 1) { expiresAt } }"),
@@ -119,6 +133,18 @@ CASES: dict[str, Case] = {
     "withdrawHealthDataConsent": Case(
         Rule.OWNER, "mutation($id: ID!) { withdrawHealthDataConsent(profileId: $id) { __typename } }", _profile
     ),
+    "recordArticleView": Case(Rule.PUBLIC, 'mutation { recordArticleView(id: "999999") { __typename } }'),
+    "createArticle": Case(
+        EDITORS, "mutation($input: ArticleInput!) { createArticle(input: $input) { __typename } }", _article_input
+    ),
+    "updateArticle": Case(
+        EDITORS,
+        'mutation($input: ArticleInput!) { updateArticle(id: "999999", input: $input) { __typename } }',
+        _article_input,
+    ),
+    "publishArticle": Case(EDITORS, 'mutation { publishArticle(id: "999999") { __typename } }'),
+    "archiveArticle": Case(EDITORS, 'mutation { archiveArticle(id: "999999") { __typename } }'),
+    "pinArticle": Case(EDITORS, 'mutation { pinArticle(id: "999999", pinned: true) { __typename } }'),
     # last: it ends the caller's session
     "logout": Case(Rule.SIGNED_IN, "mutation { logout }"),
 }

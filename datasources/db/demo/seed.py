@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from datasources.db import tables as t
 from datasources.db.demo import catalogue as cat
+from domain.content import search_text
 from domain.enums import (
     ArticleCategory,
     ArticleStatus,
@@ -45,6 +46,8 @@ DEMO_TABLES: list[type[t.Base]] = [
     t.TeamMember,
     t.Team,
     t.FeaturedDepartment,
+    t.ArticleDailyViews,
+    t.ArticleTag,
     t.Article,
     t.Staff,
     t.Department,
@@ -165,6 +168,7 @@ async def _write(conn: AsyncConnection, rnd: random.Random, scale: float, anchor
     await conn.execute(insert(t.FeaturedDepartment), _featured(dept_ids))
     articles = _articles(rnd, anchor, departments)
     await conn.execute(insert(t.Article), articles)
+    await conn.execute(insert(t.ArticleTag), _article_tags(articles))
 
     total = consult_count(scale)
     team_plans = [(team["id"], team["department_id"]) for team in teams]
@@ -368,9 +372,22 @@ def _articles(rnd: random.Random, anchor: datetime, departments: list[dict[str, 
                     "author": rnd.choice(cat.SURNAMES) + "医生" if dept else "宣传中心",
                     "published_at": None if status is ArticleStatus.DRAFT else published,
                     "created_at": published - timedelta(days=1),
+                    "pinned": title in cat.PINNED_ARTICLES,
                 }
             )
+    for row in rows:
+        row["search_text"] = search_text(title=row["title"], summary=row["summary"], body=row["body"])
     return rows
+
+
+def _article_tags(articles: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    # Tags from the catalogue's keywords found in the title: related articles share them.
+    return [
+        {"article_id": article["id"], "tag": tag}
+        for article in articles
+        for tag in cat.ARTICLE_TAGS
+        if tag in article["title"]
+    ]
 
 
 def _consults(
