@@ -39,8 +39,8 @@ class Loaders:
     offerings_by_staff_id: DataLoader[int, list[ServiceOffering]]
     theme_by_variant: DataLoader[LayoutVariant, Sequence[ThemeToken]]
     layout_by_variant: DataLoader[LayoutVariant, tuple[LayoutSetting | None, list[LayoutModule]]]
-    featured_departments: DataLoader[Everything, Sequence[FeaturedDepartment]]
-    homepage_entries: DataLoader[Everything, Sequence[HomepageEntry]]
+    featured_by_variant: DataLoader[LayoutVariant, Sequence[FeaturedDepartment]]
+    entries_by_variant: DataLoader[LayoutVariant, Sequence[HomepageEntry]]
     consult_zone: DataLoader[Everything, list[ServiceEntryRow]]
     latest_articles_by_count: DataLoader[int, dict[ArticleCategory, list[Article]]]
     profiles_by_account_id: DataLoader[int, list[PatientProfile]]
@@ -59,8 +59,8 @@ def make_loaders(sessions: Sessions, *, now: datetime, stats_window_days: int) -
         offerings_by_staff_id=DataLoader(lambda ids: staff.offerings_by_staff_id(sessions, ids)),
         theme_by_variant=DataLoader(lambda keys: home.theme_by_variant(sessions, keys)),
         layout_by_variant=DataLoader(lambda keys: home.layout_by_variant(sessions, keys)),
-        featured_departments=DataLoader(lambda keys: home.featured_departments(sessions, keys)),
-        homepage_entries=DataLoader(lambda keys: home.homepage_entries(sessions, keys)),
+        featured_by_variant=DataLoader(lambda keys: home.featured_by_variant(sessions, keys)),
+        entries_by_variant=DataLoader(lambda keys: home.entries_by_variant(sessions, keys)),
         consult_zone=DataLoader(lambda keys: home.consult_zone(sessions, keys)),
         latest_articles_by_count=DataLoader(lambda keys: home.latest_articles(sessions, keys, now=now)),
         # Not cached: a mutation that changes profiles reads them again in the same request.

@@ -13,6 +13,7 @@ from domain.enums import AdminRole
 from resolvers import content as content_resolvers
 from resolvers import departments as department_resolvers
 from resolvers import home as home_resolvers
+from resolvers import home_config
 from resolvers import identity as identity_resolvers
 from resolvers import staff as staff_resolvers
 from resolvers.content import (
@@ -22,6 +23,13 @@ from resolvers.content import (
     PublishArticleResult,
     RecordArticleViewResult,
     UpdateArticleResult,
+)
+from resolvers.home_config import (
+    SetConsultZoneResult,
+    SetFeaturedDepartmentsResult,
+    SetHomepageEntriesResult,
+    SetLayoutResult,
+    SetThemeResult,
 )
 from resolvers.identity import ProfileResult, RemoveProfileResult
 from schema.common import Connection
@@ -194,6 +202,33 @@ class Mutation:
         resolver=content_resolvers.pin_article,
         permission_classes=[staff_with(AdminRole.CONTENT_EDITOR)],
         description="Pin an article (置顶) before the others of its lists, or unpin it (CONTENT_EDITOR).",
+    )
+    set_featured_departments: SetFeaturedDepartmentsResult = strawberry.field(
+        resolver=home_config.set_featured_departments,
+        permission_classes=[staff_with(AdminRole.CONTENT_EDITOR)],
+        description="Replace the featured departments (融和优势学科) of one homepage variant (CONTENT_EDITOR).",
+    )
+    set_homepage_entries: SetHomepageEntriesResult = strawberry.field(
+        resolver=home_config.set_homepage_entries,
+        permission_classes=[staff_with(AdminRole.CONTENT_EDITOR)],
+        description="Replace the entries (积分商城, 业务拓展, 我的权益) of one homepage variant (CONTENT_EDITOR).",
+    )
+    set_theme: SetThemeResult = strawberry.field(
+        resolver=home_config.set_theme,
+        permission_classes=[staff_with(AdminRole.CONTENT_EDITOR)],
+        description="Change colour tokens of one homepage variant; text must keep a contrast of at least 4.5:1 "
+        "with its background (CONTENT_EDITOR).",
+    )
+    set_layout: SetLayoutResult = strawberry.field(
+        resolver=home_config.set_layout,
+        permission_classes=[staff_with(AdminRole.CONTENT_EDITOR)],
+        description="Set module order, compact mode and type scale of one homepage variant (CONTENT_EDITOR).",
+    )
+    set_consult_zone: SetConsultZoneResult = strawberry.field(
+        resolver=home_config.set_consult_zone,
+        permission_classes=[staff_with(AdminRole.CONTENT_EDITOR)],
+        description="Set which consult services the homepage offers, in which order, with which texts "
+        "(CONTENT_EDITOR).",
     )
 
 

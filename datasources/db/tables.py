@@ -185,9 +185,11 @@ class ConsultServiceEntry(Base):
 
 class FeaturedDepartment(Base):
     __tablename__ = "featured_departments"
+    __table_args__ = (UniqueConstraint("variant", "department_id", name="uq_featured_departments_variant_department"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"), unique=True)
+    variant: Mapped[LayoutVariant] = mapped_column(_enum(LayoutVariant), server_default=LayoutVariant.STANDARD.value)
+    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"))
     position: Mapped[int] = mapped_column(SmallInteger)
     image_url: Mapped[str] = mapped_column(String(512))
     blurb: Mapped[str] = mapped_column(String(256))
@@ -199,9 +201,11 @@ class FeaturedDepartment(Base):
 
 class HomepageEntry(Base):
     __tablename__ = "homepage_entries"
+    __table_args__ = (UniqueConstraint("variant", "kind", name="uq_homepage_entries_variant_kind"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    kind: Mapped[EntryKind] = mapped_column(_enum(EntryKind), unique=True)
+    variant: Mapped[LayoutVariant] = mapped_column(_enum(LayoutVariant), server_default=LayoutVariant.STANDARD.value)
+    kind: Mapped[EntryKind] = mapped_column(_enum(EntryKind))
     title: Mapped[str] = mapped_column(String(32))
     icon_url: Mapped[str] = mapped_column(String(512), default="")
     link_kind: Mapped[LinkKind] = mapped_column(_enum(LinkKind), default=LinkKind.MINI_PROGRAM_PAGE)

@@ -98,7 +98,7 @@ async def test_featured_link_kind_migration_fills_in_and_reverts(empty_database:
                 ],
             )
         # when
-        await _migrate(empty_database, "upgrade", "head")
+        await _migrate(empty_database, "upgrade", "0004")
         # then: every override has the kind its target shows; no override, no kind
         async with engine.connect() as conn:
             kinds = (await conn.execute(text("SELECT link_kind FROM featured_departments ORDER BY position"))).all()
@@ -153,5 +153,58 @@ async def test_encyclopedia_migration_indexes_existing_articles_for_search(empty
             assert "search_text" not in columns
             assert "articles_fts" not in await conn.run_sync(lambda c: inspect(c).get_table_names())
             assert await conn.scalar(text("SELECT COUNT(*) FROM articles")) == 1
+    finally:
+        await engine.dispose()
+
+
+async def test_variant_migration_copies_featured_and_entries_to_the_elder_homepage(empty_database: str) -> None:
+    # given: a database at 0300 with one featured department and one entry
+    await _migrate(empty_database, "upgrade", "0300")
+    engine = create_engine(empty_database)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(
+                text(
+                    "INSERT INTO departments (id, code, name, description, location, registration_kind, "
+                    "registration_target) VALUES (1, 'D1', 'D1', '', '', 'MINI_PROGRAM_PAGE', '/p')"
+                )
+            )
+            await conn.execute(
+                text(
+                    "INSERT INTO featured_departments (department_id, position, image_url, blurb) "
+                    "VALUES (1, 0, 'https://i/1.jpg', '胸痛中心')"
+                )
+            )
+            await conn.execute(
+                text(
+                    "INSERT INTO homepage_entries (kind, title, icon_url, link_kind, target, visible, position) "
+                    "VALUES ('POINTS_MALL', '积分商城', '', 'MINI_PROGRAM_PAGE', '/pages/points/index', :y, 0)"
+                ),
+                {"y": True},
+            )
+        # when
+        await _migrate(empty_database, "upgrade", "0301")
+        # then: both variants have them
+        async with engine.connect() as conn:
+            featured = (
+                await conn.execute(text("SELECT variant, blurb FROM featured_departments ORDER BY variant"))
+            ).all()
+            entries = (await conn.execute(text("SELECT variant, title FROM homepage_entries ORDER BY variant"))).all()
+        assert [tuple(r) for r in featured] == [("ELDER", "胸痛中心"), ("STANDARD", "胸痛中心")]
+        assert [tuple(r) for r in entries] == [("ELDER", "积分商城"), ("STANDARD", "积分商城")]
+        # and a department appears once per variant only
+        with pytest.raises(IntegrityError):
+            async with engine.begin() as conn:
+                await conn.execute(
+                    text(
+                        "INSERT INTO featured_departments (variant, department_id, position, image_url, blurb) "
+                        "VALUES ('ELDER', 1, 1, '', '')"
+                    )
+                )
+        # when: going back, the standard rows stay
+        await _migrate(empty_database, "downgrade", "0300")
+        async with engine.connect() as conn:
+            assert await conn.scalar(text("SELECT COUNT(*) FROM featured_departments")) == 1
+            assert await conn.scalar(text("SELECT COUNT(*) FROM homepage_entries")) == 1
     finally:
         await engine.dispose()

@@ -145,6 +145,24 @@ CASES: dict[str, Case] = {
     "publishArticle": Case(EDITORS, 'mutation { publishArticle(id: "999999") { __typename } }'),
     "archiveArticle": Case(EDITORS, 'mutation { archiveArticle(id: "999999") { __typename } }'),
     "pinArticle": Case(EDITORS, 'mutation { pinArticle(id: "999999", pinned: true) { __typename } }'),
+    "setFeaturedDepartments": Case(
+        EDITORS,
+        'mutation { setFeaturedDepartments(variant: ELDER, items: [{departmentId: "999999", '
+        'imageUrl: "https://i.example/a.jpg", blurb: "x"}]) { __typename } }',
+    ),
+    "setHomepageEntries": Case(
+        EDITORS,
+        'mutation { setHomepageEntries(variant: ELDER, items: [{kind: POINTS_MALL, title: "", '
+        'link: {kind: MINI_PROGRAM_PAGE, target: "/p"}}]) { __typename } }',
+    ),
+    "setTheme": Case(
+        EDITORS, 'mutation { setTheme(variant: ELDER, tokens: [{name: "text", value: "#FFFFFF"}]) { __typename } }'
+    ),
+    "setLayout": Case(
+        EDITORS,
+        "mutation { setLayout(variant: ELDER, layout: {compact: true, fontScale: 1.0, modules: []}) { __typename } }",
+    ),
+    "setConsultZone": Case(EDITORS, "mutation { setConsultZone(services: []) { __typename } }"),
     # last: it ends the caller's session
     "logout": Case(Rule.SIGNED_IN, "mutation { logout }"),
 }

@@ -301,12 +301,14 @@ def _service_entries() -> list[dict[str, Any]]:
 def _entries() -> list[dict[str, Any]]:
     return [
         {
+            "variant": variant,
             "kind": kind,
             "title": title,
             "icon_url": f"https://static.hospital.example/icons/{kind.lower()}.png",
             "target": target,
             "position": i,
         }
+        for variant in LayoutVariant
         for i, (kind, title, target) in enumerate(cat.ENTRIES)
     ]
 
@@ -336,8 +338,11 @@ def _featured(dept_ids: dict[str, int]) -> list[dict[str, Any]]:
         ("ONCO", "肿瘤多学科全程管理"),
         ("GERI", "老年综合评估与共病管理"),
     ]
+    # 长辈版: the first four only, as larger cards.
+    shown = {LayoutVariant.STANDARD: featured, LayoutVariant.ELDER: featured[:4]}
     return [
         {
+            "variant": variant,
             "department_id": dept_ids[code],
             "position": i,
             "image_url": f"https://static.hospital.example/featured/{code.lower()}.jpg",
@@ -345,7 +350,8 @@ def _featured(dept_ids: dict[str, int]) -> list[dict[str, Any]]:
             "link_target": None,
             "link_kind": None,
         }
-        for i, (code, blurb) in enumerate(featured)
+        for variant in LayoutVariant
+        for i, (code, blurb) in enumerate(shown[variant])
     ]
 
 
