@@ -75,6 +75,11 @@ class Settings(BaseSettings):
         None, description="https://api.weixin.qq.com in production; unset uses the built-in WeChat sandbox."
     )
     articles_per_category: int = Field(3, ge=1, le=20, description="Latest articles per category on the homepage.")
+    moderation_blocked_words: str = Field(
+        "红包,回扣,返现,转账,加微信,微信号,加我,代开,代购,傻逼,骗子,垃圾医院",
+        description="Comma-separated words refused in e-banners and thank-you letters before an editor sees them "
+        "(case, full-width letters and spaces between characters are ignored).",
+    )
 
     @field_validator("database_url")
     @classmethod
@@ -133,6 +138,10 @@ class Settings(BaseSettings):
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @property
+    def blocked_words(self) -> list[str]:
+        return [word.strip() for word in self.moderation_blocked_words.split(",") if word.strip()]
 
     @property
     def is_dev(self) -> bool:

@@ -8,6 +8,7 @@ from datetime import datetime
 
 from strawberry.dataloader import DataLoader
 
+from datasources.content.appreciations import AppreciationCounts
 from datasources.db.engine import Sessions
 from datasources.db.queries.home import ServiceEntryRow
 from datasources.db.queries.staff import StaffStatsRow
@@ -47,6 +48,7 @@ class Loaders:
     consents_by_profile_id: DataLoader[int, list[ProfileConsent]]
     tags_by_article_id: DataLoader[int, list[str]]
     related_articles: DataLoader[tuple[int, int], list[Article]]
+    appreciation_counts_by_staff_id: DataLoader[int, AppreciationCounts]
 
 
 def make_loaders(sessions: Sessions, *, now: datetime, stats_window_days: int) -> Loaders:
@@ -69,4 +71,5 @@ def make_loaders(sessions: Sessions, *, now: datetime, stats_window_days: int) -
         # Not cached: an editor's mutation returns the article with the tags it has just written.
         tags_by_article_id=DataLoader(lambda ids: content.tags_by_article_id(sessions, ids), cache=False),
         related_articles=DataLoader(lambda keys: content.related_articles(sessions, keys, now=now)),
+        appreciation_counts_by_staff_id=DataLoader(lambda ids: content.appreciation_counts_by_staff_id(sessions, ids)),
     )

@@ -1,4 +1,4 @@
-"""Content loaders: article tags and related articles."""
+"""Content loaders: article tags, related articles, appreciation counts."""
 
 from __future__ import annotations
 
@@ -6,7 +6,9 @@ from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
 
+from datasources.content import appreciations
 from datasources.content import articles as store
+from datasources.content.appreciations import AppreciationCounts
 from datasources.db.engine import Sessions
 from datasources.db.tables import Article
 
@@ -30,3 +32,9 @@ async def related_articles(
             for article_id, rows in (await store.related_articles(db, ids=ids, now=now, limit=limit)).items():
                 found[(article_id, limit)] = rows
     return [found[key] for key in keys]
+
+
+async def appreciation_counts_by_staff_id(sessions: Sessions, ids: Sequence[int]) -> list[AppreciationCounts]:
+    async with sessions() as db:
+        found = await appreciations.published_appreciation_counts(db, staff_ids=ids)
+    return [found[i] for i in ids]

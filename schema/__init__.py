@@ -12,6 +12,7 @@ from strawberry.types import ExecutionContext
 from domain.enums import AdminRole
 from resolvers import content as content_resolvers
 from resolvers import departments as department_resolvers
+from resolvers import engagement as engagement_resolvers
 from resolvers import home as home_resolvers
 from resolvers import home_config
 from resolvers import identity as identity_resolvers
@@ -24,6 +25,7 @@ from resolvers.content import (
     RecordArticleViewResult,
     UpdateArticleResult,
 )
+from resolvers.engagement import CreateAppreciationResult, ModerateAppreciationResult
 from resolvers.home_config import (
     SetConsultZoneResult,
     SetFeaturedDepartmentsResult,
@@ -35,6 +37,7 @@ from resolvers.identity import ProfileResult, RemoveProfileResult
 from schema.common import Connection
 from schema.content import Article, ManagedArticle
 from schema.departments import Department
+from schema.engagement import Appreciation, ModeratedAppreciation
 from schema.errors import MaskUnexpectedErrors
 from schema.home import Homepage
 from schema.identity import (
@@ -124,6 +127,21 @@ class Query:
         permission_classes=[staff_with(AdminRole.CONTENT_EDITOR)],
         description="One article in any status (CONTENT_EDITOR); null when there is none.",
     )
+    appreciations: Connection[Appreciation] = strawberry.field(
+        resolver=engagement_resolvers.appreciations,
+        description="Published e-banners (电子锦旗) and thank-you letters (感谢信) of one staff member or team, "
+        "oldest first; signatures are anonymised unless the patient chose otherwise.",
+    )
+    my_appreciations: Connection[ModeratedAppreciation] = strawberry.field(
+        resolver=engagement_resolvers.my_appreciations,
+        permission_classes=[IsPatient],
+        description="The signed-in patient's own banners and letters with their moderation state, oldest first.",
+    )
+    moderation_queue: Connection[ModeratedAppreciation] = strawberry.field(
+        resolver=engagement_resolvers.moderation_queue,
+        permission_classes=[staff_with(AdminRole.CONTENT_EDITOR)],
+        description="Banners and letters to moderate, oldest first; PENDING by default (CONTENT_EDITOR).",
+    )
 
 
 @strawberry.type(description="Everything the mini-program and the admin side can change.")
@@ -202,6 +220,23 @@ class Mutation:
         resolver=content_resolvers.pin_article,
         permission_classes=[staff_with(AdminRole.CONTENT_EDITOR)],
         description="Pin an article (置顶) before the others of its lists, or unpin it (CONTENT_EDITOR).",
+    )
+    create_appreciation: CreateAppreciationResult = strawberry.field(
+        resolver=engagement_resolvers.create_appreciation,
+        permission_classes=[IsPatient],
+        description="Send an e-banner (电子锦旗) or thank-you letter (感谢信) for the staff member or team of a "
+        "completed consult of the signed-in account; one of each per consult; free of charge. Checked against "
+        "the word filter, then shown once a content editor approves it. Another account's consult is FORBIDDEN.",
+    )
+    approve_appreciation: ModerateAppreciationResult = strawberry.field(
+        resolver=engagement_resolvers.approve_appreciation,
+        permission_classes=[staff_with(AdminRole.CONTENT_EDITOR)],
+        description="Approve a pending banner or letter: it is shown from now on (CONTENT_EDITOR).",
+    )
+    reject_appreciation: ModerateAppreciationResult = strawberry.field(
+        resolver=engagement_resolvers.reject_appreciation,
+        permission_classes=[staff_with(AdminRole.CONTENT_EDITOR)],
+        description="Reject a pending banner or letter, or take down a published one, with a reason (CONTENT_EDITOR).",
     )
     set_featured_departments: SetFeaturedDepartmentsResult = strawberry.field(
         resolver=home_config.set_featured_departments,

@@ -25,8 +25,11 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from datasources.db.types import UTCDateTime
 from domain.enums import (
+    AppreciationKind,
+    AppreciationStatus,
     ArticleCategory,
     ArticleStatus,
+    BannerDesign,
     ConsentGiver,
     ConsentKind,
     ConsultService,
@@ -166,6 +169,9 @@ class Consult(Base):
     rating: Mapped[int | None] = mapped_column(SmallInteger)
     review: Mapped[str | None] = mapped_column(Text)
     reviewed_at: Mapped[datetime | None]
+    # The mini-program account that ordered it (demo consults have none): what lets a patient
+    # thank the staff member or team for a consult of theirs.
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("patient_accounts.id"), index=True)
 
 
 class ConsultServiceEntry(Base):
@@ -282,6 +288,37 @@ class ArticleDailyViews(Base):
     article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True)
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     views: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Appreciation(Base):
+    """An e-banner (电子锦旗) or thank-you letter (感谢信) from a patient for the staff member or team of
+    a completed consult: at most one of each per consult, shown once a CONTENT_EDITOR approves it."""
+
+    __tablename__ = "appreciations"
+    __table_args__ = (
+        UniqueConstraint("consult_id", "kind", name="uq_appreciations_consult_kind"),
+        CheckConstraint("(staff_id IS NULL) <> (team_id IS NULL)", name="one_recipient"),
+        CheckConstraint("(kind = 'BANNER') = (design IS NOT NULL)", name="banner_has_design"),
+        Index("ix_appreciations_staff_published", "staff_id", "status", "published_at"),
+        Index("ix_appreciations_team_published", "team_id", "status", "published_at"),
+        Index("ix_appreciations_status_created", "status", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[AppreciationKind] = mapped_column(_enum(AppreciationKind))
+    consult_id: Mapped[int] = mapped_column(ForeignKey("consults.id"))
+    account_id: Mapped[int] = mapped_column(ForeignKey("patient_accounts.id"), index=True)
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"))
+    design: Mapped[BannerDesign | None] = mapped_column(_enum(BannerDesign))
+    text: Mapped[str] = mapped_column(Text)
+    signature: Mapped[str] = mapped_column(String(64))  # as shown: masked (王**) unless the patient chose otherwise
+    status: Mapped[AppreciationStatus] = mapped_column(_enum(AppreciationStatus))
+    reject_reason: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+    moderated_at: Mapped[datetime | None]
+    moderated_by: Mapped[int | None] = mapped_column(ForeignKey("staff_accounts.id"))
+    published_at: Mapped[datetime | None]
 
 
 class PatientAccount(Base):

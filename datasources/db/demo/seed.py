@@ -41,6 +41,7 @@ META_KEY = "demo_data"
 
 # Tables the demo owns, children first, so they can be emptied in this order.
 DEMO_TABLES: list[type[t.Base]] = [
+    t.Appreciation,
     t.Consult,
     t.ServiceOffering,
     t.TeamMember,
