@@ -11,6 +11,7 @@ from strawberry.types import ExecutionContext
 
 from domain.enums import AdminRole
 from resolvers import content as content_resolvers
+from resolvers import dashboard as dashboard_resolvers
 from resolvers import departments as department_resolvers
 from resolvers import engagement as engagement_resolvers
 from resolvers import home as home_resolvers
@@ -36,6 +37,7 @@ from resolvers.home_config import (
 from resolvers.identity import ProfileResult, RemoveProfileResult
 from schema.common import Connection
 from schema.content import Article, ManagedArticle
+from schema.dashboard import OperationsDashboard
 from schema.departments import Department
 from schema.engagement import Appreciation, ModeratedAppreciation
 from schema.errors import MaskUnexpectedErrors
@@ -126,6 +128,12 @@ class Query:
         resolver=content_resolvers.managed_article,
         permission_classes=[staff_with(AdminRole.CONTENT_EDITOR)],
         description="One article in any status (CONTENT_EDITOR); null when there is none.",
+    )
+    operations_dashboard: OperationsDashboard = strawberry.field(
+        resolver=dashboard_resolvers.operations_dashboard,
+        permission_classes=[staff_with(AdminRole.OPERATIONS)],
+        description="Consults, order funnel, response times, refunds, most-read articles and appreciations over a "
+        "period of days, as series to chart (OPERATIONS).",
     )
     appreciations: Connection[Appreciation] = strawberry.field(
         resolver=engagement_resolvers.appreciations,

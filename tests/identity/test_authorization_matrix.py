@@ -141,6 +141,10 @@ CASES: dict[str, Case] = {
     "searchArticles": Case(Rule.PUBLIC, '{ searchArticles(query: "血压", first: 1) { totalCount } }'),
     "managedArticles": Case(EDITORS, "{ managedArticles(first: 1) { totalCount } }"),
     "managedArticle": Case(EDITORS, '{ managedArticle(id: "1") { id } }'),
+    "operationsDashboard": Case(
+        OPERATIONS,
+        '{ operationsDashboard(firstDay: "2026-11-01", lastDay: "2026-11-15") { funnel { stages { count } } } }',
+    ),
     "appreciations": Case(Rule.PUBLIC, '{ appreciations(staffId: "1", first: 1) { totalCount } }'),
     "myAppreciations": Case(Rule.PATIENT, "{ myAppreciations(first: 1) { totalCount } }"),
     "moderationQueue": Case(EDITORS, "{ moderationQueue(first: 1) { totalCount } }"),
