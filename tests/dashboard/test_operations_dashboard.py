@@ -190,3 +190,15 @@ async def test_only_operations_staff_see_the_dashboard(http: httpx.AsyncClient, 
     editor = await staff_token(app, http, AdminRole.CONTENT_EDITOR)
     assert codes(await gql(http, query, token=editor)) == ["FORBIDDEN"]
     assert codes(await gql(http, query)) == ["UNAUTHENTICATED"]
+
+
+async def test_each_chart_is_one_statement_whatever_the_period(
+    app: Any, assert_num_queries: Any, operations: str
+) -> None:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as client:
+        for first in ("2026-11-09", "2025-11-16"):
+            variables = {"first": first, "last": LAST.isoformat(), "interval": "DAY", "group": "DEPARTMENT"}
+            # the staff session's account + six charts
+            with assert_num_queries(7):
+                body = await gql(client, QUERY, variables, operations)
+            assert "errors" not in body, body
