@@ -125,6 +125,11 @@ class Settings(BaseSettings):
     attachment_link_ttl_seconds: int = Field(
         300, ge=30, le=3600, description="Lifetime of a signed download link of a report's PDF."
     )
+    moderation_blocked_words: str = Field(
+        "红包,回扣,返现,转账,加微信,微信号,加我,代开,代购,傻逼,骗子,垃圾医院",
+        description="Comma-separated words refused in e-banners and thank-you letters before an editor sees them "
+        "(case, full-width letters and spaces between characters are ignored).",
+    )
 
     @field_validator("database_url")
     @classmethod
@@ -211,6 +216,10 @@ class Settings(BaseSettings):
             team_prior_weight=self.ranking_team_prior_weight,
             team_min_reviews=self.ranking_team_min_reviews,
         )
+
+    @property
+    def blocked_words(self) -> list[str]:
+        return [word.strip() for word in self.moderation_blocked_words.split(",") if word.strip()]
 
     @property
     def is_dev(self) -> bool:

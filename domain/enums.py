@@ -105,3 +105,34 @@ class VisitStep(StrEnum):
     TESTS = "TESTS"  # 检查/检验
     PHARMACY = "PHARMACY"  # 取药
     REPORTS = "REPORTS"  # 查报告
+
+
+class AppreciationKind(StrEnum):
+    BANNER = "BANNER"  # 电子锦旗
+    LETTER = "LETTER"  # 感谢信
+
+
+class AppreciationStatus(StrEnum):
+    PENDING = "PENDING"  # passed the word filter, waiting for a CONTENT_EDITOR
+    PUBLISHED = "PUBLISHED"  # approved: shown on the staff member's or team's page
+    REJECTED = "REJECTED"  # refused (or taken down) by a CONTENT_EDITOR
+
+
+class BannerDesign(StrEnum):
+    """The e-banner (电子锦旗) designs a patient chooses from. Free of charge, all of them."""
+
+    CLASSIC_RED = "CLASSIC_RED"  # 红底金字
+    GOLDEN = "GOLDEN"  # 金底红字
+    JADE = "JADE"  # 青玉
+    PEONY = "PEONY"  # 牡丹
+
+
+class SeriesInterval(StrEnum):
+    DAY = "DAY"
+    WEEK = "WEEK"  # Monday to Sunday
+
+
+class ConsultGrouping(StrEnum):
+    SERVICE = "SERVICE"
+    DEPARTMENT = "DEPARTMENT"
+    ROLE = "ROLE"

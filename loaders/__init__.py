@@ -8,6 +8,7 @@ from datetime import datetime
 
 from strawberry.dataloader import DataLoader
 
+from datasources.content.appreciations import AppreciationCounts
 from datasources.db.engine import Sessions
 from datasources.db.queries.home import ServiceEntryRow
 from datasources.db.queries.rankings import RankedSubjects, RankingKey
@@ -29,7 +30,7 @@ from datasources.db.tables import (
     VisitGuideStep,
 )
 from domain.enums import ArticleCategory, LayoutVariant
-from loaders import companion, departments, home, identity, rankings, staff
+from loaders import companion, content, departments, home, identity, rankings, staff
 from loaders.home import Everything
 
 
@@ -43,8 +44,8 @@ class Loaders:
     offerings_by_staff_id: DataLoader[int, list[ServiceOffering]]
     theme_by_variant: DataLoader[LayoutVariant, Sequence[ThemeToken]]
     layout_by_variant: DataLoader[LayoutVariant, tuple[LayoutSetting | None, list[LayoutModule]]]
-    featured_departments: DataLoader[Everything, Sequence[FeaturedDepartment]]
-    homepage_entries: DataLoader[Everything, Sequence[HomepageEntry]]
+    featured_by_variant: DataLoader[LayoutVariant, Sequence[FeaturedDepartment]]
+    entries_by_variant: DataLoader[LayoutVariant, Sequence[HomepageEntry]]
     consult_zone: DataLoader[Everything, list[ServiceEntryRow]]
     latest_articles_by_count: DataLoader[int, dict[ArticleCategory, list[Article]]]
     profiles_by_account_id: DataLoader[int, list[PatientProfile]]
@@ -52,6 +53,9 @@ class Loaders:
     ranking_by_key: DataLoader[RankingKey, StoredBoard | None]
     team_by_id: DataLoader[int, Team | None]
     visit_guide: DataLoader[Everything, Sequence[VisitGuideStep]]
+    tags_by_article_id: DataLoader[int, list[str]]
+    related_articles: DataLoader[tuple[int, int], list[Article]]
+    appreciation_counts_by_staff_id: DataLoader[int, AppreciationCounts]
 
 
 def make_loaders(sessions: Sessions, *, now: datetime, stats_window_days: int) -> Loaders:
@@ -75,8 +79,8 @@ def make_loaders(sessions: Sessions, *, now: datetime, stats_window_days: int) -
         offerings_by_staff_id=DataLoader(lambda ids: staff.offerings_by_staff_id(sessions, ids)),
         theme_by_variant=DataLoader(lambda keys: home.theme_by_variant(sessions, keys)),
         layout_by_variant=DataLoader(lambda keys: home.layout_by_variant(sessions, keys)),
-        featured_departments=DataLoader(lambda keys: home.featured_departments(sessions, keys)),
-        homepage_entries=DataLoader(lambda keys: home.homepage_entries(sessions, keys)),
+        featured_by_variant=DataLoader(lambda keys: home.featured_by_variant(sessions, keys)),
+        entries_by_variant=DataLoader(lambda keys: home.entries_by_variant(sessions, keys)),
         consult_zone=DataLoader(lambda keys: home.consult_zone(sessions, keys)),
         latest_articles_by_count=DataLoader(lambda keys: home.latest_articles(sessions, keys, now=now)),
         # Not cached: a mutation that changes profiles reads them again in the same request.
@@ -85,4 +89,8 @@ def make_loaders(sessions: Sessions, *, now: datetime, stats_window_days: int) -
         ranking_by_key=DataLoader(lambda keys: rankings.ranking_by_key(sessions, keys, prime=prime_ranked)),
         team_by_id=team_by_id,
         visit_guide=DataLoader(lambda keys: companion.visit_guide(sessions, keys)),
+        # Not cached: an editor's mutation returns the article with the tags it has just written.
+        tags_by_article_id=DataLoader(lambda ids: content.tags_by_article_id(sessions, ids), cache=False),
+        related_articles=DataLoader(lambda keys: content.related_articles(sessions, keys, now=now)),
+        appreciation_counts_by_staff_id=DataLoader(lambda ids: content.appreciation_counts_by_staff_id(sessions, ids)),
     )

@@ -28,16 +28,16 @@ async def layout_by_variant(
         return [await queries.layout(db, variant=v) for v in variants]
 
 
-async def featured_departments(sessions: Sessions, keys: Sequence[Everything]) -> list[Sequence[FeaturedDepartment]]:
+async def featured_by_variant(
+    sessions: Sessions, variants: Sequence[LayoutVariant]
+) -> list[Sequence[FeaturedDepartment]]:
     async with sessions() as db:
-        rows = await queries.featured_departments(db)
-    return [rows for _ in keys]
+        return [await queries.featured_departments(db, variant=v) for v in variants]
 
 
-async def homepage_entries(sessions: Sessions, keys: Sequence[Everything]) -> list[Sequence[HomepageEntry]]:
+async def entries_by_variant(sessions: Sessions, variants: Sequence[LayoutVariant]) -> list[Sequence[HomepageEntry]]:
     async with sessions() as db:
-        rows = await queries.homepage_entries(db)
-    return [rows for _ in keys]
+        return [await queries.homepage_entries(db, variant=v) for v in variants]
 
 
 async def consult_zone(sessions: Sessions, keys: Sequence[Everything]) -> list[list[ServiceEntryRow]]:

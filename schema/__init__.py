@@ -18,18 +18,41 @@ from strawberry.types import ExecutionContext
 
 from domain.enums import AdminRole
 from resolvers import companion as companion_resolvers
+from resolvers import content as content_resolvers
+from resolvers import dashboard as dashboard_resolvers
 from resolvers import departments as department_resolvers
+from resolvers import engagement as engagement_resolvers
 from resolvers import home as home_resolvers
+from resolvers import home_config
 from resolvers import identity as identity_resolvers
 from resolvers import rankings as ranking_resolvers
 from resolvers import records as record_resolvers
 from resolvers import staff as staff_resolvers
 from resolvers.companion import UpdateVisitGuideStepResult
+from resolvers.content import (
+    ArchiveArticleResult,
+    CreateArticleResult,
+    PinArticleResult,
+    PublishArticleResult,
+    RecordArticleViewResult,
+    UpdateArticleResult,
+)
+from resolvers.engagement import CreateAppreciationResult, ModerateAppreciationResult
+from resolvers.home_config import (
+    SetConsultZoneResult,
+    SetFeaturedDepartmentsResult,
+    SetHomepageEntriesResult,
+    SetLayoutResult,
+    SetThemeResult,
+)
 from resolvers.identity import ProfileResult, RemoveProfileResult
 from resolvers.rankings import RefreshRankingsResult
 from schema.common import Connection
 from schema.companion import VisitGuideStep, VisitJourney
+from schema.content import Article, ManagedArticle
+from schema.dashboard import OperationsDashboard
 from schema.departments import Department
+from schema.engagement import Appreciation, ModeratedAppreciation
 from schema.errors import MaskUnexpectedErrors, ReportStaleUpstreams
 from schema.home import Homepage
 from schema.identity import (
@@ -124,6 +147,52 @@ class Query:
         description="Today's visit of one of the account's profiles, step by step as the HIS reports it: the "
         "current step, what to do, where to go, the queue number. Same access rules as `healthRecord`.",
     )
+    articles: Connection[Article] = strawberry.field(
+        resolver=content_resolvers.articles,
+        description="Published articles of the health encyclopedia (健康百科), pinned first, then newest first. "
+        "Filters combine; `first` is at most 50.",
+    )
+    article: Article | None = strawberry.field(
+        resolver=content_resolvers.article,
+        description="One published article by id; null when there is none, or it is a draft, archived or "
+        "scheduled for later. Call `recordArticleView` when it is shown.",
+    )
+    search_articles: Connection[Article] = strawberry.field(
+        resolver=content_resolvers.search_articles,
+        description="Full-text search of published articles (title, summary and text); finds Chinese words "
+        "inside sentences (高血压 in 冬季高血压患者…). Newest first.",
+    )
+    managed_articles: Connection[ManagedArticle] = strawberry.field(
+        resolver=content_resolvers.managed_articles,
+        permission_classes=[staff_with(AdminRole.CONTENT_EDITOR)],
+        description="Every article in any status, newest first (CONTENT_EDITOR).",
+    )
+    managed_article: ManagedArticle | None = strawberry.field(
+        resolver=content_resolvers.managed_article,
+        permission_classes=[staff_with(AdminRole.CONTENT_EDITOR)],
+        description="One article in any status (CONTENT_EDITOR); null when there is none.",
+    )
+    operations_dashboard: OperationsDashboard = strawberry.field(
+        resolver=dashboard_resolvers.operations_dashboard,
+        permission_classes=[staff_with(AdminRole.OPERATIONS)],
+        description="Consults, order funnel, response times, refunds, most-read articles and appreciations over a "
+        "period of days, as series to chart (OPERATIONS).",
+    )
+    appreciations: Connection[Appreciation] = strawberry.field(
+        resolver=engagement_resolvers.appreciations,
+        description="Published e-banners (电子锦旗) and thank-you letters (感谢信) of one staff member or team, "
+        "oldest first; signatures are anonymised unless the patient chose otherwise.",
+    )
+    my_appreciations: Connection[ModeratedAppreciation] = strawberry.field(
+        resolver=engagement_resolvers.my_appreciations,
+        permission_classes=[IsPatient],
+        description="The signed-in patient's own banners and letters with their moderation state, oldest first.",
+    )
+    moderation_queue: Connection[ModeratedAppreciation] = strawberry.field(
+        resolver=engagement_resolvers.moderation_queue,
+        permission_classes=[staff_with(AdminRole.CONTENT_EDITOR)],
+        description="Banners and letters to moderate, oldest first; PENDING by default (CONTENT_EDITOR).",
+    )
 
 
 @strawberry.type(description="Everything the mini-program and the admin side can change.")
@@ -182,6 +251,81 @@ class Mutation:
         resolver=companion_resolvers.update_visit_guide_step,
         permission_classes=[staff_with(AdminRole.CONTENT_EDITOR)],
         description="Change the visit guide's text for one step (CONTENT_EDITOR). Audited.",
+    )
+    record_article_view: RecordArticleViewResult = strawberry.field(
+        resolver=content_resolvers.record_article_view,
+        description="Count one view (阅读) of a published article; call it when the article is shown. Anyone may; "
+        "not audited (it changes no one's data).",
+    )
+    create_article: CreateArticleResult = strawberry.field(
+        resolver=content_resolvers.create_article,
+        permission_classes=[staff_with(AdminRole.CONTENT_EDITOR)],
+        description="Write a new article; it starts as a DRAFT (CONTENT_EDITOR).",
+    )
+    update_article: UpdateArticleResult = strawberry.field(
+        resolver=content_resolvers.update_article,
+        permission_classes=[staff_with(AdminRole.CONTENT_EDITOR)],
+        description="Change an article's text, cover, tags, category or department, in any status (CONTENT_EDITOR).",
+    )
+    publish_article: PublishArticleResult = strawberry.field(
+        resolver=content_resolvers.publish_article,
+        permission_classes=[staff_with(AdminRole.CONTENT_EDITOR)],
+        description="Publish a draft or archived article now, or schedule it (定时发布); a scheduled one may be "
+        "rescheduled (CONTENT_EDITOR).",
+    )
+    archive_article: ArchiveArticleResult = strawberry.field(
+        resolver=content_resolvers.archive_article,
+        permission_classes=[staff_with(AdminRole.CONTENT_EDITOR)],
+        description="Take an article off every list; it can be published again later (CONTENT_EDITOR).",
+    )
+    pin_article: PinArticleResult = strawberry.field(
+        resolver=content_resolvers.pin_article,
+        permission_classes=[staff_with(AdminRole.CONTENT_EDITOR)],
+        description="Pin an article (置顶) before the others of its lists, or unpin it (CONTENT_EDITOR).",
+    )
+    create_appreciation: CreateAppreciationResult = strawberry.field(
+        resolver=engagement_resolvers.create_appreciation,
+        permission_classes=[IsPatient],
+        description="Send an e-banner (电子锦旗) or thank-you letter (感谢信) for the staff member or team of a "
+        "completed consult of the signed-in account; one of each per consult; free of charge. Checked against "
+        "the word filter, then shown once a content editor approves it. Another account's consult is FORBIDDEN.",
+    )
+    approve_appreciation: ModerateAppreciationResult = strawberry.field(
+        resolver=engagement_resolvers.approve_appreciation,
+        permission_classes=[staff_with(AdminRole.CONTENT_EDITOR)],
+        description="Approve a pending banner or letter: it is shown from now on (CONTENT_EDITOR).",
+    )
+    reject_appreciation: ModerateAppreciationResult = strawberry.field(
+        resolver=engagement_resolvers.reject_appreciation,
+        permission_classes=[staff_with(AdminRole.CONTENT_EDITOR)],
+        description="Reject a pending banner or letter, or take down a published one, with a reason (CONTENT_EDITOR).",
+    )
+    set_featured_departments: SetFeaturedDepartmentsResult = strawberry.field(
+        resolver=home_config.set_featured_departments,
+        permission_classes=[staff_with(AdminRole.CONTENT_EDITOR)],
+        description="Replace the featured departments (融和优势学科) of one homepage variant (CONTENT_EDITOR).",
+    )
+    set_homepage_entries: SetHomepageEntriesResult = strawberry.field(
+        resolver=home_config.set_homepage_entries,
+        permission_classes=[staff_with(AdminRole.CONTENT_EDITOR)],
+        description="Replace the entries (积分商城, 业务拓展, 我的权益) of one homepage variant (CONTENT_EDITOR).",
+    )
+    set_theme: SetThemeResult = strawberry.field(
+        resolver=home_config.set_theme,
+        permission_classes=[staff_with(AdminRole.CONTENT_EDITOR)],
+        description="Change colour tokens of one homepage variant; text must keep a contrast of at least 4.5:1 "
+        "with its background (CONTENT_EDITOR).",
+    )
+    set_layout: SetLayoutResult = strawberry.field(
+        resolver=home_config.set_layout,
+        permission_classes=[staff_with(AdminRole.CONTENT_EDITOR)],
+        description="Set module order, compact mode and type scale of one homepage variant (CONTENT_EDITOR).",
+    )
+    set_consult_zone: SetConsultZoneResult = strawberry.field(
+        resolver=home_config.set_consult_zone,
+        permission_classes=[staff_with(AdminRole.CONTENT_EDITOR)],
+        description="Set which consult services the homepage offers, in which order, with which texts "
+        "(CONTENT_EDITOR).",
     )
 
 

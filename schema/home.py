@@ -5,6 +5,7 @@ from __future__ import annotations
 import strawberry
 
 from datasources.db.tables import FeaturedDepartment as FeaturedRow
+from datasources.db.tables import HomepageEntry as EntryRow
 from domain.enums import ArticleCategory, ConsultService, EntryKind, HomepageModule, LayoutVariant, LinkKind
 from domain.rankings import TRENDING_BOARDS, RankingBoard
 from loaders.home import EVERYTHING
@@ -106,6 +107,11 @@ class HomepageEntry:
     icon_url: str = strawberry.field(description="Icon address.")
     link: Link = strawberry.field(description="Where tapping the entry leads.")
 
+    @classmethod
+    def from_row(cls, row: EntryRow) -> HomepageEntry:
+        link = Link(kind=row.link_kind, target=row.target)
+        return cls(kind=row.kind, title=row.title, icon_url=row.icon_url, link=link)
+
 
 @strawberry.type(description="The latest published articles of one health encyclopedia category.")
 class ArticleGroup:
@@ -136,9 +142,9 @@ class Homepage:
             modules=[m.module for m in modules],
         )
 
-    @strawberry.field(description="The featured departments (融和优势学科), in order.")
+    @strawberry.field(description="The featured departments (融和优势学科) of this variant, in order.")
     async def featured_departments(self, info: Info) -> list[FeaturedDepartment]:
-        rows = await info.context.loaders.featured_departments.load(EVERYTHING)
+        rows = await info.context.loaders.featured_by_variant.load(self.variant)
         return [FeaturedDepartment.from_row(row) for row in rows]
 
     @strawberry.field(description="The online consultation zone with its five services.")
@@ -160,13 +166,10 @@ class Homepage:
             ]
         )
 
-    @strawberry.field(description="The visible entries (积分商城, 业务拓展, 我的权益), in order.")
+    @strawberry.field(description="The visible entries (积分商城, 业务拓展, 我的权益) of this variant, in order.")
     async def entries(self, info: Info) -> list[HomepageEntry]:
-        rows = await info.context.loaders.homepage_entries.load(EVERYTHING)
-        return [
-            HomepageEntry(kind=r.kind, title=r.title, icon_url=r.icon_url, link=Link(kind=r.link_kind, target=r.target))
-            for r in rows
-        ]
+        rows = await info.context.loaders.entries_by_variant.load(self.variant)
+        return [HomepageEntry.from_row(r) for r in rows]
 
     @strawberry.field(description="The latest published articles of each health encyclopedia category.")
     async def articles(self, info: Info) -> list[ArticleGroup]:

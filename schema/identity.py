@@ -208,13 +208,20 @@ class ProblemReason(StrEnum):
     LIMIT_REACHED = "LIMIT_REACHED"
     NOT_CURRENT = "NOT_CURRENT"
     GUARDIAN_REQUIRED = "GUARDIAN_REQUIRED"
+    WRONG_STATE = "WRONG_STATE"
+    BLOCKED_WORDS = "BLOCKED_WORDS"
+    NOT_COMPLETED = "NOT_COMPLETED"
+    LOW_CONTRAST = "LOW_CONTRAST"
 
 
 strawberry.enum(
     ProblemReason,
     description="Why input was refused: INVALID (wrong format or impossible value), DUPLICATE (the same person "
     "already has a profile), LIMIT_REACHED (10 profiles per account), NOT_CURRENT (an outdated consent "
-    "version), GUARDIAN_REQUIRED (a profile under 14 needs a guardian's consent).",
+    "version), GUARDIAN_REQUIRED (a profile under 14 needs a guardian's consent), WRONG_STATE (not possible "
+    "in the object's current state, e.g. publishing an article already shown), BLOCKED_WORDS (the text contains "
+    "words the moderation filter refuses), NOT_COMPLETED (the consult is not completed yet), LOW_CONTRAST "
+    "(a text colour and its background have a contrast below 4.5:1).",
 )
 
 
@@ -225,3 +232,17 @@ class ValidationFailed:
     reason: ProblemReason = strawberry.field(description="Why, machine-readable.")
     detail: str | None = strawberry.field(description="A finer reason, e.g. BAD_CHECKSUM for an ID number.")
     code: ErrorCode = strawberry.field(default=ErrorCode.BAD_USER_INPUT, description="Always BAD_USER_INPUT.")
+
+
+@strawberry.type(description="No object of that kind has the given id; nothing was changed.")
+class NotFound:
+    message: str = strawberry.field(description="What was not found, in plain Chinese and English.")
+    type_name: str = strawberry.field(description="The kind of object looked for, e.g. Article, Department.")
+    id: strawberry.ID = strawberry.field(description="The id that was given.")
+    code: ErrorCode = strawberry.field(default=ErrorCode.NOT_FOUND, description="Always NOT_FOUND.")
+
+
+def not_found(type_name: str, id: int | str, label: str) -> NotFound:
+    return NotFound(
+        message=f"{label}不存在 ({type_name} {id} not found)", type_name=type_name, id=strawberry.ID(str(id))
+    )

@@ -11,6 +11,7 @@ from domain.enums import ConsultService, StaffRole
 from schema.common import Money, RegistrationLink
 from schema.context import Info
 from schema.departments import Department
+from schema.engagement import AppreciationCounts
 from schema.enums import ROLE_LABELS
 
 
@@ -104,6 +105,15 @@ class StaffMember:
     async def stats(self, info: Info) -> StaffStats:
         row = await info.context.loaders.staff_stats_by_staff_id.load(int(self.id))
         return StaffStats.from_row(row, window_days=self.window_days, min_reviews=self.min_reviews)
+
+    @strawberry.field(
+        description="Published e-banners (电子锦旗) and thank-you letters (感谢信), all time; the items themselves "
+        "are in `appreciations(staffId:)`."
+    )
+    async def appreciation_counts(self, info: Info) -> AppreciationCounts:
+        return AppreciationCounts.from_row(
+            await info.context.loaders.appreciation_counts_by_staff_id.load(int(self.id))
+        )
 
     @strawberry.field(description="The consult services this staff member offers, with prices.")
     async def services(self, info: Info) -> list[ServiceOffer]:

@@ -20,13 +20,17 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from datasources.db.types import UTCDateTime
 from domain.enums import (
+    AppreciationKind,
+    AppreciationStatus,
     ArticleCategory,
     ArticleStatus,
+    BannerDesign,
     ConsentGiver,
     ConsentKind,
     ConsultService,
@@ -50,6 +54,19 @@ NAMING = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+# Objects the migrations make per database, outside the model: SQLite's FTS5 index of articles (a
+# virtual table with its shadow tables) and PostgreSQL's trigram index. Model checks skip them.
+UNMODELLED_TABLE_PREFIX = "articles_fts"
+UNMODELLED_INDEXES = frozenset({"ix_articles_search_trgm"})
+
+
+def include_name(name: str | None, type_: str, parent_names: Any) -> bool:
+    """Alembic's `include_name` hook: leave the per-database search objects out of comparisons."""
+    if type_ == "table" and name is not None and name.startswith(UNMODELLED_TABLE_PREFIX):
+        return False
+    return not (type_ == "index" and name in UNMODELLED_INDEXES)
 
 
 def _enum(cls: type) -> Enum:
@@ -159,6 +176,9 @@ class Consult(Base):
     rating: Mapped[int | None] = mapped_column(SmallInteger)
     review: Mapped[str | None] = mapped_column(Text)
     reviewed_at: Mapped[datetime | None]
+    # The mini-program account that ordered it (demo consults have none): what lets a patient
+    # thank the staff member or team for a consult of theirs.
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("patient_accounts.id"), index=True)
 
 
 class ConsultServiceEntry(Base):
@@ -178,9 +198,11 @@ class ConsultServiceEntry(Base):
 
 class FeaturedDepartment(Base):
     __tablename__ = "featured_departments"
+    __table_args__ = (UniqueConstraint("variant", "department_id", name="uq_featured_departments_variant_department"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"), unique=True)
+    variant: Mapped[LayoutVariant] = mapped_column(_enum(LayoutVariant), server_default=LayoutVariant.STANDARD.value)
+    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"))
     position: Mapped[int] = mapped_column(SmallInteger)
     image_url: Mapped[str] = mapped_column(String(512))
     blurb: Mapped[str] = mapped_column(String(256))
@@ -192,9 +214,11 @@ class FeaturedDepartment(Base):
 
 class HomepageEntry(Base):
     __tablename__ = "homepage_entries"
+    __table_args__ = (UniqueConstraint("variant", "kind", name="uq_homepage_entries_variant_kind"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    kind: Mapped[EntryKind] = mapped_column(_enum(EntryKind), unique=True)
+    variant: Mapped[LayoutVariant] = mapped_column(_enum(LayoutVariant), server_default=LayoutVariant.STANDARD.value)
+    kind: Mapped[EntryKind] = mapped_column(_enum(EntryKind))
     title: Mapped[str] = mapped_column(String(32))
     icon_url: Mapped[str] = mapped_column(String(512), default="")
     link_kind: Mapped[LinkKind] = mapped_column(_enum(LinkKind), default=LinkKind.MINI_PROGRAM_PAGE)
@@ -246,8 +270,62 @@ class Article(Base):
     status: Mapped[ArticleStatus] = mapped_column(_enum(ArticleStatus))
     department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
     author: Mapped[str] = mapped_column(String(64), default="")
-    published_at: Mapped[datetime | None]
+    published_at: Mapped[datetime | None]  # PUBLISHED with a later time: scheduled, not yet shown
     created_at: Mapped[datetime]
+    updated_at: Mapped[datetime | None]
+    pinned: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    view_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Title, summary and the body's plain text, written with every change of them: full-text
+    # search looks here (SQLite: the FTS5 table articles_fts; PostgreSQL: a pg_trgm index).
+    search_text: Mapped[str] = mapped_column(Text, default="", server_default="")
+
+
+class ArticleTag(Base):
+    __tablename__ = "article_tags"
+
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True)
+    tag: Mapped[str] = mapped_column(String(16), primary_key=True, index=True)
+
+
+class ArticleDailyViews(Base):
+    """Views of an article per local (Asia/Shanghai) day, for the most-read articles of a period."""
+
+    __tablename__ = "article_daily_views"
+
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    views: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Appreciation(Base):
+    """An e-banner (电子锦旗) or thank-you letter (感谢信) from a patient for the staff member or team of
+    a completed consult: at most one of each per consult, shown once a CONTENT_EDITOR approves it."""
+
+    __tablename__ = "appreciations"
+    __table_args__ = (
+        UniqueConstraint("consult_id", "kind", name="uq_appreciations_consult_kind"),
+        CheckConstraint("(staff_id IS NULL) <> (team_id IS NULL)", name="one_recipient"),
+        CheckConstraint("(kind = 'BANNER') = (design IS NOT NULL)", name="banner_has_design"),
+        Index("ix_appreciations_staff_published", "staff_id", "status", "published_at"),
+        Index("ix_appreciations_team_published", "team_id", "status", "published_at"),
+        Index("ix_appreciations_status_created", "status", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[AppreciationKind] = mapped_column(_enum(AppreciationKind))
+    consult_id: Mapped[int] = mapped_column(ForeignKey("consults.id"))
+    account_id: Mapped[int] = mapped_column(ForeignKey("patient_accounts.id"), index=True)
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"))
+    design: Mapped[BannerDesign | None] = mapped_column(_enum(BannerDesign))
+    text: Mapped[str] = mapped_column(Text)
+    signature: Mapped[str] = mapped_column(String(64))  # as shown: masked (王**) unless the patient chose otherwise
+    status: Mapped[AppreciationStatus] = mapped_column(_enum(AppreciationStatus))
+    reject_reason: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+    moderated_at: Mapped[datetime | None]
+    moderated_by: Mapped[int | None] = mapped_column(ForeignKey("staff_accounts.id"))
+    published_at: Mapped[datetime | None]
 
 
 class PatientAccount(Base):

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import re
+from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Float, literal_column
+from sqlalchemy import Date, DateTime, Float, literal_column
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ColumnElement, FunctionElement
@@ -105,3 +106,37 @@ def _round_postgresql(element: round_float, compiler: Any, **kw: Any) -> str:
         f"CAST(ROUND(CAST({compiler.process(value, **kw)} AS NUMERIC), {compiler.process(digits, **kw)}) "
         "AS DOUBLE PRECISION)"
     )
+
+
+_ZONE_NAME = re.compile(r"[A-Za-z0-9_+\-/]{1,64}")
+
+
+class local_date(FunctionElement[date]):
+    """The calendar date of a timestamp in a time zone, or the Monday of its week (`week=True`), in SQL.
+
+    PostgreSQL converts with the zone's rules. SQLite knows no zones: it shifts by `offset_minutes`, the
+    zone's offset, which is exact for zones without daylight saving time such as Asia/Shanghai.
+    """
+
+    type = Date()
+    inherit_cache = False  # the zone and offset are part of the SQL text
+
+    def __init__(self, value: Any, *, zone: str, offset_minutes: int, week: bool = False) -> None:
+        if _ZONE_NAME.fullmatch(zone) is None:
+            raise ValueError(f"not a time-zone name: {zone!r}")
+        self.zone, self.offset_minutes, self.week = zone, int(offset_minutes), week
+        super().__init__(value)
+
+
+@compiles(local_date, "sqlite")
+def _local_date_sqlite(element: local_date, compiler: Any, **kw: Any) -> str:
+    (value,) = list(element.clauses)
+    week = ", 'weekday 0', '-6 days'" if element.week else ""
+    return f"date({compiler.process(value, **kw)}, '{element.offset_minutes:+d} minutes'{week})"
+
+
+@compiles(local_date, "postgresql")
+def _local_date_postgresql(element: local_date, compiler: Any, **kw: Any) -> str:
+    (value,) = list(element.clauses)
+    local = f"timezone('{element.zone}', {compiler.process(value, **kw)})"
+    return f"CAST(date_trunc('week', {local}) AS DATE)" if element.week else f"CAST({local} AS DATE)"

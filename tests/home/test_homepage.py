@@ -38,7 +38,7 @@ async def test_featured_departments_in_configured_order(client: Any, raw_rows: A
     # given
     rows = await raw_rows(
         "SELECT f.position, f.blurb, d.id, d.name, d.registration_target FROM featured_departments f "
-        "JOIN departments d ON d.id = f.department_id ORDER BY f.position"
+        "JOIN departments d ON d.id = f.department_id WHERE f.variant = 'STANDARD' ORDER BY f.position"
     )
     # when
     featured = (await client.query(QUERY_HOMEPAGE))["homepage"]["featuredDepartments"]
@@ -64,7 +64,7 @@ async def test_a_featured_link_override_opens_with_its_own_kind(client: Any, raw
     # given: the first card overridden by a web page, the second by a page without a kind of its own
     rows = await raw_rows(
         "SELECT f.id, f.department_id, f.link_target, f.link_kind, d.registration_kind FROM featured_departments f "
-        "JOIN departments d ON d.id = f.department_id ORDER BY f.position"
+        "JOIN departments d ON d.id = f.department_id WHERE f.variant = 'STANDARD' ORDER BY f.position"
     )
     first, second = rows[0], rows[1]
     assert first["registration_kind"] != "WEB_PAGE", "the department's own kind would hide the bug"
@@ -183,7 +183,9 @@ async def test_scheduled_and_draft_articles_stay_hidden(client: Any, raw_rows: A
 async def test_theme_entries_and_layout(client: Any, raw_rows: Any) -> None:
     tokens = await raw_rows("SELECT name, value FROM theme_tokens WHERE variant = 'STANDARD' ORDER BY id")
     entries = await raw_rows(
-        "SELECT kind, title, target FROM homepage_entries WHERE visible = :y ORDER BY position", y=True
+        "SELECT kind, title, target FROM homepage_entries WHERE visible = :y AND variant = 'STANDARD' "
+        "ORDER BY position",
+        y=True,
     )
     home = (await client.query(QUERY_HOMEPAGE))["homepage"]
     assert [(t["name"], t["value"]) for t in home["theme"]["tokens"]] == [(t["name"], t["value"]) for t in tokens]
@@ -255,8 +257,8 @@ async def feature_every_department(app: Any) -> AsyncIterator[Callable[[], Await
             await conn.execute(
                 text(
                     "INSERT INTO featured_departments (department_id, position, image_url, blurb) "
-                    "SELECT id, 100 + id, '', name FROM departments "
-                    "WHERE id NOT IN (SELECT department_id FROM featured_departments)"
+                    "SELECT id, 100 + id, '', name FROM departments WHERE id NOT IN "
+                    "(SELECT department_id FROM featured_departments WHERE variant = 'STANDARD')"
                 )
             )
 

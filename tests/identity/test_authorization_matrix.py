@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from enum import Enum
 from typing import Any
 
@@ -23,9 +24,11 @@ from identity_support import (
     sandbox_code,
     staff_login,
 )
+from sqlalchemy import text
 
 from domain.enums import AdminRole
 from schema import dev_schema
+from support import ANCHOR
 
 
 class Rule(Enum):
@@ -37,6 +40,8 @@ class Rule(Enum):
 
 StaffOnly = frozenset[AdminRole]
 ALL_STAFF: StaffOnly = frozenset(AdminRole)
+EDITORS: StaffOnly = frozenset({AdminRole.SUPER_ADMIN, AdminRole.CONTENT_EDITOR})
+OPERATIONS: StaffOnly = frozenset({AdminRole.SUPER_ADMIN, AdminRole.OPERATIONS})
 
 Variables = Callable[["Callers"], Awaitable[dict[str, Any]]]
 
@@ -52,6 +57,29 @@ class Case:
 class Callers:
     http: httpx.AsyncClient
     tokens: dict[str, str | None]
+    app: Any = None
+
+    async def completed_consult_of_a(self) -> int:
+        me = await gql(self.http, "{ me { id } }", token=self.tokens["patient A"])
+        async with self.app.state.resources.engine.begin() as conn:
+            staff_id, department_id = (
+                await conn.execute(text("SELECT id, department_id FROM staff ORDER BY id LIMIT 1"))
+            ).one()
+            created = ANCHOR - timedelta(days=1)
+            if conn.dialect.name == "sqlite":
+                created = created.replace(tzinfo=None)  # stored as naive UTC text there
+            return int(
+                (
+                    await conn.execute(
+                        text(
+                            "INSERT INTO consults (service, patient_id, staff_id, department_id, status, price_cents, "
+                            "created_at, account_id) VALUES ('FOLLOW_UP', 1, :s, :d, 'COMPLETED', 0, :t, :a) "
+                            "RETURNING id"
+                        ),
+                        {"s": staff_id, "d": department_id, "t": created, "a": int(me["data"]["me"]["id"])},
+                    )
+                ).scalar_one()
+            )
 
     async def fresh_profile_of_a(self) -> str:
         body = await gql(
@@ -92,6 +120,18 @@ async def _guide_input(_: Callers) -> dict[str, Any]:
     }
 
 
+ARTICLE_INPUT = {"category": "NEWS", "title": "权限测试", "summary": "", "body": "<p>正文</p>"}
+
+
+async def _article_input(_: Callers) -> dict[str, Any]:
+    return {"input": ARTICLE_INPUT}
+
+
+async def _appreciation(c: Callers) -> dict[str, Any]:
+    consult = await c.completed_consult_of_a()
+    return {"input": {"consultId": str(consult), "kind": "BANNER", "design": "JADE", "text": "仁心仁术"}}
+
+
 async def _code(_: Callers) -> dict[str, Any]:
     return {"code": sandbox_code("matrix-login")}
 
@@ -115,6 +155,18 @@ CASES: dict[str, Case] = {
     ),
     "visitGuide": Case(Rule.PUBLIC, "{ visitGuide { step } }"),
     "visitJourney": Case(Rule.OWNER, "query($id: ID!) { visitJourney(profileId: $id) { day } }", _profile),
+    "articles": Case(Rule.PUBLIC, "{ articles(first: 1) { totalCount } }"),
+    "article": Case(Rule.PUBLIC, '{ article(id: "1") { id } }'),
+    "searchArticles": Case(Rule.PUBLIC, '{ searchArticles(query: "血压", first: 1) { totalCount } }'),
+    "managedArticles": Case(EDITORS, "{ managedArticles(first: 1) { totalCount } }"),
+    "managedArticle": Case(EDITORS, '{ managedArticle(id: "1") { id } }'),
+    "operationsDashboard": Case(
+        OPERATIONS,
+        '{ operationsDashboard(firstDay: "2026-11-01", lastDay: "2026-11-15") { funnel { stages { count } } } }',
+    ),
+    "appreciations": Case(Rule.PUBLIC, '{ appreciations(staffId: "1", first: 1) { totalCount } }'),
+    "myAppreciations": Case(Rule.PATIENT, "{ myAppreciations(first: 1) { totalCount } }"),
+    "moderationQueue": Case(EDITORS, "{ moderationQueue(first: 1) { totalCount } }"),
     # mutations
     "login": Case(Rule.PUBLIC, "mutation($code: String!) { login(code: $code) { expiresAt } }", _code),
     "devLogin": Case(Rule.PUBLIC, "mutation { devLogin(demoPatient: 1) { expiresAt } }"),
@@ -147,6 +199,43 @@ CASES: dict[str, Case] = {
         "mutation($input: VisitGuideStepInput!) { updateVisitGuideStep(step: WAIT, input: $input) { __typename } }",
         _guide_input,
     ),
+    "recordArticleView": Case(Rule.PUBLIC, 'mutation { recordArticleView(id: "999999") { __typename } }'),
+    "createArticle": Case(
+        EDITORS, "mutation($input: ArticleInput!) { createArticle(input: $input) { __typename } }", _article_input
+    ),
+    "updateArticle": Case(
+        EDITORS,
+        'mutation($input: ArticleInput!) { updateArticle(id: "999999", input: $input) { __typename } }',
+        _article_input,
+    ),
+    "publishArticle": Case(EDITORS, 'mutation { publishArticle(id: "999999") { __typename } }'),
+    "archiveArticle": Case(EDITORS, 'mutation { archiveArticle(id: "999999") { __typename } }'),
+    "pinArticle": Case(EDITORS, 'mutation { pinArticle(id: "999999", pinned: true) { __typename } }'),
+    "createAppreciation": Case(
+        Rule.OWNER,
+        "mutation($input: AppreciationInput!) { createAppreciation(input: $input) { __typename } }",
+        _appreciation,
+    ),
+    "approveAppreciation": Case(EDITORS, 'mutation { approveAppreciation(id: "999999") { __typename } }'),
+    "rejectAppreciation": Case(EDITORS, 'mutation { rejectAppreciation(id: "999999", reason: "x") { __typename } }'),
+    "setFeaturedDepartments": Case(
+        EDITORS,
+        'mutation { setFeaturedDepartments(variant: ELDER, items: [{departmentId: "999999", '
+        'imageUrl: "https://i.example/a.jpg", blurb: "x"}]) { __typename } }',
+    ),
+    "setHomepageEntries": Case(
+        EDITORS,
+        'mutation { setHomepageEntries(variant: ELDER, items: [{kind: POINTS_MALL, title: "", '
+        'link: {kind: MINI_PROGRAM_PAGE, target: "/p"}}]) { __typename } }',
+    ),
+    "setTheme": Case(
+        EDITORS, 'mutation { setTheme(variant: ELDER, tokens: [{name: "text", value: "#FFFFFF"}]) { __typename } }'
+    ),
+    "setLayout": Case(
+        EDITORS,
+        "mutation { setLayout(variant: ELDER, layout: {compact: true, fontScale: 1.0, modules: []}) { __typename } }",
+    ),
+    "setConsultZone": Case(EDITORS, "mutation { setConsultZone(services: []) { __typename } }"),
     # last: it ends the caller's session
     "logout": Case(Rule.SIGNED_IN, "mutation { logout }"),
 }
@@ -192,7 +281,7 @@ async def test_authorization_matrix(http: httpx.AsyncClient, app: Any) -> None:
     }
     for role in AdminRole:
         tokens[role.value] = await staff_login(http, await make_staff(app, [role]))
-    callers = Callers(http, tokens)
+    callers = Callers(http, tokens, app)
     failures = []
     for field, case in CASES.items():
         # the allowed callers last, so a denied attempt can never be mistaken for a prior success

@@ -178,6 +178,13 @@ ARTICLE_TOPICS: dict[ArticleCategory, list[str]] = {
     ],
 }
 
+# Keywords that become an article's tags when its title contains them.
+ARTICLE_TAGS = [
+    "高血压", "血压", "糖尿病", "儿童", "老年", "长辈", "睡眠", "饮食", "用药", "心脏", "心血管", "肺",
+    "骨", "孕期", "流感", "结节", "互联网医院", "MDT", "复诊", "医保", "健康档案", "护理", "急诊",
+]  # fmt: skip
+PINNED_ARTICLES = {"高血压患者冬季如何平稳控压", "互联网医院新增夜间极速咨询时段"}
+
 REVIEWS_GOOD = [
     "医生很耐心，讲解清楚",
     "回复及时，非常专业",

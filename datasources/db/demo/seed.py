@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from datasources.db import tables as t
 from datasources.db.demo import catalogue as cat
+from domain.content import search_text
 from domain.enums import (
     ArticleCategory,
     ArticleStatus,
@@ -43,11 +44,14 @@ META_KEY = "demo_data"
 DEMO_TABLES: list[type[t.Base]] = [
     t.RankingEntry,
     t.RankingSnapshot,
+    t.Appreciation,
     t.Consult,
     t.ServiceOffering,
     t.TeamMember,
     t.Team,
     t.FeaturedDepartment,
+    t.ArticleDailyViews,
+    t.ArticleTag,
     t.Article,
     t.Staff,
     t.Department,
@@ -168,6 +172,7 @@ async def _write(conn: AsyncConnection, rnd: random.Random, scale: float, anchor
     await conn.execute(insert(t.FeaturedDepartment), _featured(dept_ids))
     articles = _articles(rnd, anchor, departments)
     await conn.execute(insert(t.Article), articles)
+    await conn.execute(insert(t.ArticleTag), _article_tags(articles))
 
     total = consult_count(scale)
     team_plans = [(team["id"], team["department_id"]) for team in teams]
@@ -300,12 +305,14 @@ def _service_entries() -> list[dict[str, Any]]:
 def _entries() -> list[dict[str, Any]]:
     return [
         {
+            "variant": variant,
             "kind": kind,
             "title": title,
             "icon_url": f"https://static.hospital.example/icons/{kind.lower()}.png",
             "target": target,
             "position": i,
         }
+        for variant in LayoutVariant
         for i, (kind, title, target) in enumerate(cat.ENTRIES)
     ]
 
@@ -335,8 +342,11 @@ def _featured(dept_ids: dict[str, int]) -> list[dict[str, Any]]:
         ("ONCO", "肿瘤多学科全程管理"),
         ("GERI", "老年综合评估与共病管理"),
     ]
+    # 长辈版: the first four only, as larger cards.
+    shown = {LayoutVariant.STANDARD: featured, LayoutVariant.ELDER: featured[:4]}
     return [
         {
+            "variant": variant,
             "department_id": dept_ids[code],
             "position": i,
             "image_url": f"https://static.hospital.example/featured/{code.lower()}.jpg",
@@ -344,7 +354,8 @@ def _featured(dept_ids: dict[str, int]) -> list[dict[str, Any]]:
             "link_target": None,
             "link_kind": None,
         }
-        for i, (code, blurb) in enumerate(featured)
+        for variant in LayoutVariant
+        for i, (code, blurb) in enumerate(shown[variant])
     ]
 
 
@@ -371,9 +382,22 @@ def _articles(rnd: random.Random, anchor: datetime, departments: list[dict[str, 
                     "author": rnd.choice(cat.SURNAMES) + "医生" if dept else "宣传中心",
                     "published_at": None if status is ArticleStatus.DRAFT else published,
                     "created_at": published - timedelta(days=1),
+                    "pinned": title in cat.PINNED_ARTICLES,
                 }
             )
+    for row in rows:
+        row["search_text"] = search_text(title=row["title"], summary=row["summary"], body=row["body"])
     return rows
+
+
+def _article_tags(articles: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    # Tags from the catalogue's keywords found in the title: related articles share them.
+    return [
+        {"article_id": article["id"], "tag": tag}
+        for article in articles
+        for tag in cat.ARTICLE_TAGS
+        if tag in article["title"]
+    ]
 
 
 def _consults(

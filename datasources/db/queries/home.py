@@ -55,14 +55,20 @@ async def layout(db: AsyncSession, *, variant: LayoutVariant) -> tuple[LayoutSet
     return setting, [module for _, module in rows if module is not None]
 
 
-async def featured_departments(db: AsyncSession) -> Sequence[FeaturedDepartment]:
-    rows = await db.scalars(select(FeaturedDepartment).order_by(FeaturedDepartment.position))
+async def featured_departments(db: AsyncSession, *, variant: LayoutVariant) -> Sequence[FeaturedDepartment]:
+    rows = await db.scalars(
+        select(FeaturedDepartment)
+        .where(FeaturedDepartment.variant == variant)
+        .order_by(FeaturedDepartment.position, FeaturedDepartment.id)
+    )
     return rows.all()
 
 
-async def homepage_entries(db: AsyncSession) -> Sequence[HomepageEntry]:
+async def homepage_entries(db: AsyncSession, *, variant: LayoutVariant) -> Sequence[HomepageEntry]:
     rows = await db.scalars(
-        select(HomepageEntry).where(HomepageEntry.visible.is_(True)).order_by(HomepageEntry.position)
+        select(HomepageEntry)
+        .where(HomepageEntry.variant == variant, HomepageEntry.visible.is_(True))
+        .order_by(HomepageEntry.position, HomepageEntry.id)
     )
     return rows.all()
 

@@ -1,0 +1,1 @@
+"""Content operations: the health encyclopedia, homepage configuration, e-banners and letters."""
