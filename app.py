@@ -27,6 +27,7 @@ from strawberry.asgi import GraphQL
 
 import graphiql
 import log_privacy
+from body_limit import BodySizeLimitMiddleware
 from datasources.cache import Cache, create_cache
 from datasources.db.engine import Sessions, create_engine, session_factory
 from datasources.identity.field_crypto import FieldCipher
@@ -196,5 +197,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> S
     if settings.is_dev:
         routes += graphiql.asset_routes(ROOT)
     app = Starlette(routes=routes, lifespan=lifespan)
+    # Added first, so it runs inside the request-id middleware: a 413 still carries its request id.
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=64 * 1024)
     app.add_middleware(RequestIdMiddleware)
     return app

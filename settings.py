@@ -50,7 +50,9 @@ class Settings(BaseSettings):
         "(see `seeds_demo_data`).",
     )
     demo_scale: float = Field(1.0, gt=0, le=100, description="Demo size: 1 = 100,000 consults.")
-    stats_window_days: int = Field(30, ge=1, le=365, description="Window of 接单数 and 平均接单时间.")
+    stats_window_days: int = Field(
+        30, ge=1, le=365, description="Rolling window of 接单数 and 平均接单时间, in 24-hour periods before now."
+    )
     min_reviews_for_rate: int = Field(5, ge=1, le=1000, description="Reviews needed before 好评率 is shown.")
     page_size_max: int = Field(50, ge=1, le=500, description="Largest `first` a list accepts.")
     audit_retention_days: int = Field(

@@ -48,4 +48,6 @@ async def staff_member(
     info: Info, id: Annotated[strawberry.ID, strawberry.argument(description="Id of the staff member.")]
 ) -> StaffMember | None:
     row = await info.context.loaders.staff_by_id.load(parse_id(id))
-    return None if row is None else StaffMember.from_row(row, info)
+    # Staff who have left keep their rows (their consults still count) but are no longer shown,
+    # here as in the list.
+    return None if row is None or not row.active else StaffMember.from_row(row, info)

@@ -6,7 +6,7 @@ import logging
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter
+from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
 from strawberry.types import ExecutionContext
 
 from domain.enums import AdminRole
@@ -33,6 +33,8 @@ from schema.staff import StaffMember
 
 logger = logging.getLogger("hospital_bff.graphql")
 
+MAX_TOKENS = 2_000  # the full homepage query is about 150 tokens
+
 
 @strawberry.type(description="Everything the mini-program and the admin side can read.")
 class Query:
@@ -46,7 +48,8 @@ class Query:
         "Filters combine; `first` is at most 50.",
     )
     staff_member: StaffMember | None = strawberry.field(
-        resolver=staff_resolvers.staff_member, description="One staff member by id; null when there is none."
+        resolver=staff_resolvers.staff_member,
+        description="One staff member by id; null when there is none or when they have left (as in `staff`).",
     )
     department: Department | None = strawberry.field(
         resolver=department_resolvers.department, description="One department by id; null when there is none."
@@ -153,6 +156,8 @@ def _build(mutation: type) -> HospitalSchema:
             MaskUnexpectedErrors,
             lambda: QueryDepthLimiter(max_depth=12),
             lambda: MaxAliasesLimiter(max_alias_count=30),
+            # Bounds the parser's work before depth and alias checks run on the parsed document.
+            lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
         ],
     )
 

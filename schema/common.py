@@ -49,10 +49,20 @@ class Money:
         return f"¥{self.cents // 100}.{self.cents % 100:02d}"
 
 
-@strawberry.type(description="Where a page sits in the whole list.")
+@strawberry.type(description="Where a page sits in the whole list (Relay cursor connections; forward only).")
 class PageInfo:
     has_next_page: bool = strawberry.field(description="True when more items follow `endCursor`.")
-    end_cursor: str | None = strawberry.field(description="Pass as `after` to fetch the next page.")
+    has_previous_page: bool = strawberry.field(
+        description="True when this page was asked for with `after`, i.e. it does not start the list. "
+        "Lists page forward only (`first` / `after`)."
+    )
+    start_cursor: str | None = strawberry.field(
+        description="Cursor of the first item of this page; null when the page is empty."
+    )
+    end_cursor: str | None = strawberry.field(
+        description="Cursor of the last item of this page; pass as `after` to fetch the next page. Null when "
+        "the page is empty."
+    )
 
 
 @strawberry.type(description="One item of a page, with the cursor that points at it.")
@@ -126,6 +136,11 @@ def to_connection(
     edges = [Edge(cursor=encode_cursor(kind, key(row)), node=convert(row)) for row in rows]
     return Connection(
         edges=edges,
-        page_info=PageInfo(has_next_page=page.has_next, end_cursor=edges[-1].cursor if edges else None),
+        page_info=PageInfo(
+            has_next_page=page.has_next,
+            has_previous_page=page.has_previous,
+            start_cursor=edges[0].cursor if edges else None,
+            end_cursor=edges[-1].cursor if edges else None,
+        ),
         total_count=page.total,
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import strawberry
 
 from datasources.db.tables import FeaturedDepartment as FeaturedRow
-from domain.enums import ArticleCategory, ConsultService, EntryKind, HomepageModule, LayoutVariant
+from domain.enums import ArticleCategory, ConsultService, EntryKind, HomepageModule, LayoutVariant, LinkKind
 from loaders.home import EVERYTHING
 from schema.common import Link, Money, RegistrationLink
 from schema.content import Article
@@ -40,6 +40,7 @@ class FeaturedDepartment:
     blurb: str = strawberry.field(description="One line on what makes the department strong.")
     department_id: strawberry.Private[int]
     link_target: strawberry.Private[str | None]
+    link_kind: strawberry.Private[LinkKind | None]
 
     @strawberry.field(description="The department shown on the card.")
     async def department(self, info: Info) -> Department:
@@ -47,12 +48,19 @@ class FeaturedDepartment:
         assert row is not None, "featured_departments.department_id is a foreign key"
         return Department.from_row(row)
 
-    @strawberry.field(description="Where tapping the card leads: the department's registration page.")
+    @strawberry.field(
+        description="Where tapping the card leads: the department's registration page, or the page the "
+        "card is configured to open instead."
+    )
     async def registration_link(self, info: Info) -> RegistrationLink:
         link = (await self.department(info)).registration_link
         if self.link_target:
+            # The override's own kind: a web address must not be opened as a mini-program page.
             link = RegistrationLink(
-                kind=link.kind, target=self.link_target, department_id=link.department_id, staff_id=None
+                kind=self.link_kind or link.kind,
+                target=self.link_target,
+                department_id=link.department_id,
+                staff_id=None,
             )
         return link
 
@@ -64,6 +72,7 @@ class FeaturedDepartment:
             blurb=row.blurb,
             department_id=row.department_id,
             link_target=row.link_target,
+            link_kind=row.link_kind,
         )
 
 

@@ -27,12 +27,22 @@ class ServiceOffer:
 @strawberry.type(
     description="Consult statistics of a staff member, computed from the consult records. "
     "接单数 counts consults the staff member responded to; 好评率 is reviews with 4–5 stars divided by "
-    "all reviews; 平均接单时间 is the mean time from payment to the first response."
+    "all reviews; 平均接单时间 is the mean time from payment to the first response. The recent window is "
+    "rolling: the `windowDays` × 24 hours up to the moment of the request, a first response counting "
+    "when it is later than its start and not later than now. It does not follow calendar days in "
+    "Asia/Shanghai (or any time zone)."
 )
 class StaffStats:
-    window_days: int = strawberry.field(description="Length of the recent window in days (default 30).")
-    accepted_recent: int = strawberry.field(description="接单数: consults responded to in the recent window.")
-    accepted_all_time: int = strawberry.field(description="接单数: consults responded to, all time.")
+    window_days: int = strawberry.field(
+        description="Length of the recent window in periods of 24 hours, counted back from now (default 30)."
+    )
+    accepted_recent: int = strawberry.field(
+        description="接单数: consults first responded to within the recent window (the last `windowDays` × 24 "
+        "hours up to now)."
+    )
+    accepted_all_time: int = strawberry.field(
+        description="接单数: consults responded to, all time (first response up to now)."
+    )
     review_count: int = strawberry.field(description="Number of reviews behind the positive rate, all time.")
     positive_review_count: int = strawberry.field(description="Reviews with 4 or 5 stars, all time.")
     positive_rate: float | None = strawberry.field(
@@ -43,7 +53,8 @@ class StaffStats:
         description='好评率 for display, e.g. "98.5%", or "评价不足5条" when there are too few reviews.'
     )
     avg_response_minutes: float | None = strawberry.field(
-        description="平均接单时间 in minutes over the recent window, one decimal; null without responses."
+        description="平均接单时间: mean minutes from payment to first response, over the paid consults first "
+        "responded to within the recent window; one decimal; null without such responses."
     )
 
     @classmethod

@@ -177,8 +177,10 @@ class FeaturedDepartment(Base):
     position: Mapped[int] = mapped_column(SmallInteger)
     image_url: Mapped[str] = mapped_column(String(512))
     blurb: Mapped[str] = mapped_column(String(256))
-    # Empty means "the department's own registration page".
+    # Empty means "the department's own registration page". link_kind goes with link_target (an
+    # override needs its own kind: a web address opens in a web-view); NULL keeps the department's.
     link_target: Mapped[str | None] = mapped_column(String(512))
+    link_kind: Mapped[LinkKind | None] = mapped_column(_enum(LinkKind))
 
 
 class HomepageEntry(Base):

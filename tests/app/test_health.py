@@ -46,3 +46,11 @@ async def test_readyz_is_503_when_configured_redis_is_unreachable(settings: Sett
 async def test_request_id_is_echoed_when_well_formed(http: httpx.AsyncClient) -> None:
     assert (await http.get("/healthz", headers={"x-request-id": "abc-123"})).headers["x-request-id"] == "abc-123"
     assert (await http.get("/healthz", headers={"x-request-id": "bad id\n"})).headers["x-request-id"] != "bad id\n"
+
+
+async def test_an_oversized_body_is_refused_before_graphql(http: httpx.AsyncClient) -> None:
+    big = {"query": "{ homepage { variant } }", "variables": {"padding": "x" * 70_000}}
+    response = await http.post("/graphql", json=big, headers={"x-request-id": "big-1"})
+    assert response.status_code == 413
+    assert response.json()["errors"][0]["extensions"]["code"] == "PAYLOAD_TOO_LARGE"
+    assert response.headers["x-request-id"] == "big-1"

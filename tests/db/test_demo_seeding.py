@@ -8,8 +8,6 @@ import json
 import os
 import subprocess
 import sys
-import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -19,7 +17,6 @@ import cli
 from datasources.db.demo import SeedOutcome, seed_demo_data
 from datasources.db.engine import create_engine
 from datasources.db.migrate import upgrade_to_head
-from datasources.db.scratch import create_database, drop_database
 from settings import ROOT, Settings, load_settings
 from support import ANCHOR
 
@@ -29,21 +26,6 @@ PROD = {
     "DATA_ENCRYPTION_KEY": base64.b64encode(bytes(range(32))).decode(),
     "WECHAT_API_BASE_URL": "https://api.weixin.qq.com",
 }
-
-
-@pytest.fixture
-async def empty_database(tmp_path: Any) -> AsyncIterator[str]:
-    """A database of its own, not yet migrated: on PostgreSQL when the suite runs there."""
-    admin_url = os.environ.get("TEST_DATABASE_URL")
-    if not admin_url:
-        yield f"sqlite+aiosqlite:///{tmp_path / 'seeding.db'}"
-        return
-    name = f"hbff_seed_{uuid.uuid4().hex[:10]}"
-    url = await create_database(admin_url, name)
-    try:
-        yield url
-    finally:
-        await drop_database(admin_url, name)
 
 
 async def _scalar(url: str, sql: str) -> Any:

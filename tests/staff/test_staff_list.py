@@ -82,9 +82,11 @@ async def test_statistics_match_an_independent_computation(client: Any, raw_rows
 
 
 async def test_too_few_reviews_says_so_instead_of_a_rate(client: Any, raw_rows: Any) -> None:
-    # given: staff members with between 1 and 4 reviews in the seeded data
+    # given: staff members (still there) with between 1 and 4 reviews in the seeded data
     rows = await raw_rows(
-        "SELECT staff_id FROM consults WHERE rating IS NOT NULL GROUP BY staff_id HAVING COUNT(*) BETWEEN 1 AND 4"
+        "SELECT c.staff_id FROM consults c JOIN staff s ON s.id = c.staff_id "
+        "WHERE c.rating IS NOT NULL AND s.active = :yes GROUP BY c.staff_id HAVING COUNT(*) BETWEEN 1 AND 4",
+        yes=True,
     )
     assert rows, "the seeded data should contain staff with few reviews"
     query = "query($id: ID!) { staffMember(id: $id) { stats { reviewCount positiveRate positiveRateText } } }"
@@ -195,3 +197,16 @@ async def test_statement_count_does_not_grow_with_page_size(client: Any, assert_
         large = await client.query(QUERY_STAFF, {"first": 50})
     assert len(small["staff"]["edges"]) == 5
     assert len(large["staff"]["edges"]) == 50
+
+
+async def test_staff_who_have_left_are_not_shown_by_id_either(client: Any, raw_rows: Any) -> None:
+    # given: staff who have left, and staff who have not
+    rows = await raw_rows("SELECT id, active FROM staff ORDER BY id")
+    left = [str(r["id"]) for r in rows if not r["active"]]
+    present = [str(r["id"]) for r in rows if r["active"]]
+    assert left, "the demo data has staff who have left"
+    query = "query($id: ID!) { staffMember(id: $id) { id name } }"
+    for staff_id in left:
+        # when / then
+        assert (await client.query(query, {"id": staff_id}))["staffMember"] is None
+    assert (await client.query(query, {"id": present[0]}))["staffMember"]["id"] == present[0]

@@ -339,6 +339,7 @@ def _featured(dept_ids: dict[str, int]) -> list[dict[str, Any]]:
             "image_url": f"https://static.hospital.example/featured/{code.lower()}.jpg",
             "blurb": blurb,
             "link_target": None,
+            "link_kind": None,
         }
         for i, (code, blurb) in enumerate(featured)
     ]

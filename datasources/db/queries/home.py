@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from datasources.db.tables import (
@@ -37,16 +37,22 @@ async def theme_tokens(db: AsyncSession, *, variant: LayoutVariant) -> Sequence[
 
 
 async def layout(db: AsyncSession, *, variant: LayoutVariant) -> tuple[LayoutSetting | None, list[LayoutModule]]:
-    """The layout settings and its visible modules in order (one statement)."""
+    """The layout settings and its visible modules in order (one statement).
+
+    Both are outer-joined to the variant itself, so the settings survive every module being
+    hidden, and the modules survive a missing settings row.
+    """
+    wanted = select(literal(variant, LayoutSetting.__table__.c.variant.type).label("variant")).subquery()
     query = (
-        select(LayoutModule, LayoutSetting)
-        .join(LayoutSetting, LayoutSetting.variant == LayoutModule.variant, isouter=True)
-        .where(LayoutModule.variant == variant, LayoutModule.visible.is_(True))
+        select(LayoutSetting, LayoutModule)
+        .select_from(wanted)
+        .outerjoin(LayoutSetting, LayoutSetting.variant == wanted.c.variant)
+        .outerjoin(LayoutModule, and_(LayoutModule.variant == wanted.c.variant, LayoutModule.visible.is_(True)))
         .order_by(LayoutModule.position)
     )
     rows = (await db.execute(query)).all()
-    setting = rows[0][1] if rows else None
-    return setting, [module for module, _ in rows]
+    setting = rows[0][0] if rows else None
+    return setting, [module for _, module in rows if module is not None]
 
 
 async def featured_departments(db: AsyncSession) -> Sequence[FeaturedDepartment]:

@@ -18,6 +18,7 @@ class Page(Generic[RowT]):
     rows: Sequence[RowT]
     total: int
     has_next: bool
+    has_previous: bool  # fetched after a cursor (forward pagination only)
 
 
 async def fetch_page(
@@ -33,4 +34,4 @@ async def fetch_page(
     if after is not None:
         query = query.where(key > after)
     rows = list((await db.scalars(query.order_by(key).limit(first + 1))).all())
-    return Page(rows=rows[:first], total=total, has_next=len(rows) > first)
+    return Page(rows=rows[:first], total=total, has_next=len(rows) > first, has_previous=after is not None)

@@ -74,7 +74,8 @@ async def staff_stats(
 
     接单数: consults the staff member responded to (first response recorded), in the window and
     ever. 好评率 inputs: reviews and 4–5 star reviews, all time. 平均接单时间: mean minutes from
-    payment to first response, for responses in the window.
+    payment to first response, for responses in the window. The window is rolling, not calendar
+    days: first responses after `now − window_days × 24 h`, up to `now`.
     """
     since = now - timedelta(days=window_days)
     responded = Consult.first_response_at.is_not(None) & (Consult.first_response_at <= now)
