@@ -6,10 +6,12 @@ Run it with `make run`, or `uvicorn app:create_app --factory` after `python -m c
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import re
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -29,11 +31,21 @@ import graphiql
 import log_privacy
 from body_limit import BodySizeLimitMiddleware
 from datasources.cache import Cache, create_cache
+from datasources.consults.service import ConsultOrders
+from datasources.consults.store import Actor
+from datasources.consults.video import VideoLinks
+from datasources.consults.visits import PortVisits
 from datasources.db.engine import Sessions, create_engine, session_factory
+from datasources.his.embedded import EmbeddedHis, UnconfiguredHis
+from datasources.his.port import HisPort
 from datasources.identity.field_crypto import FieldCipher
 from datasources.identity.tokens import SessionTokens
 from datasources.identity.viewer import resolve_viewer
+from datasources.payments import NotificationKind, WeChatPay, build_payments, plan_payments
+from datasources.payments.sandbox import WeChatPaySandbox
 from datasources.wechat import WeChatClient, sandbox_transport
+from domain.audit import ActorKind
+from domain.consults import Deadlines
 from loaders import make_loaders
 from schema import dev_schema, schema
 from schema.context import Context
@@ -61,6 +73,19 @@ class Resources:
     wechat: WeChatClient
     tokens: SessionTokens
     cipher: FieldCipher
+    payments: WeChatPay
+    pay_sandbox: WeChatPaySandbox | None  # the WeChat Pay sandbox, when no WECHATPAY_BASE_URL is set
+    his: HisPort
+    consults: ConsultOrders
+
+
+def _deliverer(own: httpx.AsyncClient) -> Callable[[str, Mapping[str, str], bytes], Any]:
+    async def deliver(url: str, headers: Mapping[str, str], body: bytes) -> int:
+        # Only the path counts: the sandbox always delivers to this very app.
+        response = await own.post(httpx.URL(url).path, content=body, headers=dict(headers))
+        return response.status_code
+
+    return deliver
 
 
 class HospitalGraphQL(GraphQL[Context, None]):
@@ -95,6 +120,8 @@ class HospitalGraphQL(GraphQL[Context, None]):
             tokens=res.tokens,
             cipher=res.cipher,
             wechat=res.wechat,
+            consults=res.consults,
+            pay_sandbox=res.pay_sandbox,
         )
 
     async def render_graphql_ide(self, request: Request) -> HTMLResponse:
@@ -151,6 +178,42 @@ async def readyz(request: Request) -> Response:
     )
 
 
+def _notification_endpoint(kind: NotificationKind) -> Callable[[Request], Any]:
+    async def receive(request: Request) -> Response:
+        """WeChat Pay posts here; 204 once recorded (or recorded before), 4xx when not trusted."""
+        res: Resources = request.app.state.resources
+        body = await request.body()
+        actor = Actor(
+            ActorKind.SYSTEM,
+            "wechatpay",
+            request_id=request.scope.get("state", {}).get("request_id"),
+            client_address=request.client.host if request.client else None,
+        )
+        answer = await res.consults.on_notification(kind, request.headers, body, actor=actor, now=res.clock())
+        if answer.status == 204:
+            return Response(status_code=204)
+        return JSONResponse({"code": answer.code, "message": answer.message}, status_code=answer.status)
+
+    return receive
+
+
+async def _consult_jobs(res: Resources) -> None:
+    """Runs the consult jobs every CONSULT_JOBS_INTERVAL_SECONDS for the life of the process."""
+    while True:
+        await asyncio.sleep(res.settings.consult_jobs_interval_seconds)
+        try:
+            report = await res.consults.run_jobs(now=res.clock())
+            if report.expired or report.missed_deadlines or report.payments_found or report.refunds_retried:
+                logger.info("consult jobs: %s", report)
+        except Exception:
+            logger.exception("consult jobs failed; next run in %s s", res.settings.consult_jobs_interval_seconds)
+
+
+def _his(settings: Settings, clock: Clock) -> HisPort:
+    # The embedded HIS holds the demo patients' visits; production without a HIS answers nothing.
+    return EmbeddedHis(clock) if settings.is_dev else UnconfiguredHis()
+
+
 def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> Starlette:
     settings = settings or get_settings()
     state: dict[str, Resources] = {}
@@ -163,25 +226,66 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> S
         )
         cache = create_cache(settings.redis_url, settings.redis_key_prefix)
         app_secret = settings.wechat_app_secret.get_secret_value()
-        # Without a WeChat address the sandbox answers in-process, speaking WeChat's own protocol.
+        # Without a WeChat address the sandboxes answer in-process, speaking WeChat's own protocols.
         wechat_base = settings.wechat_api_base_url or "http://wechat-sandbox"
-        transport = None if settings.wechat_api_base_url else sandbox_transport(settings.wechat_app_id, app_secret)
-        http = httpx.AsyncClient(transport=transport, timeout=httpx.Timeout(5.0, connect=2.0))
+        mounts: dict[str, httpx.AsyncBaseTransport] = {}
+        if not settings.wechat_api_base_url:
+            mounts[wechat_base] = sandbox_transport(settings.wechat_app_id, app_secret)
+        pay_plan = plan_payments(settings, clock)
+        mounts |= pay_plan.mounts
+        http = httpx.AsyncClient(mounts=mounts, timeout=httpx.Timeout(5.0, connect=2.0))
+        # The app's own endpoints, in-process: where the WeChat Pay sandbox delivers its notifications.
+        own = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://hospital-bff")
+        sessions = session_factory(engine)
+        cipher = FieldCipher(settings.data_encryption_key.get_secret_value())
+        payments = build_payments(settings, pay_plan, http=http, clock=clock)
+        his = _his(settings, clock)
+        if pay_plan.sandbox is not None:
+            pay_plan.sandbox.deliver_to = _deliverer(own)
         resources = Resources(
             settings=settings,
             engine=engine,
-            sessions=session_factory(engine),
+            sessions=sessions,
             cache=cache,
             clock=clock,
             http=http,
             wechat=WeChatClient(http, app_id=settings.wechat_app_id, app_secret=app_secret, base_url=wechat_base),
             tokens=SessionTokens(settings.session_secret.get_secret_value(), cache),
-            cipher=FieldCipher(settings.data_encryption_key.get_secret_value()),
+            cipher=cipher,
+            payments=payments,
+            pay_sandbox=pay_plan.sandbox,
+            his=his,
+            consults=ConsultOrders(
+                sessions=sessions,
+                payments=payments,
+                visits=PortVisits(his),
+                cipher=cipher,
+                video=VideoLinks(
+                    base_url=settings.video_provider_base_url,
+                    secret=settings.video_link_secret.get_secret_value(),
+                    lifetime=timedelta(minutes=settings.video_link_minutes),
+                ),
+                unpaid_minutes=settings.consult_unpaid_minutes,
+                deadlines=Deadlines(
+                    rapid=timedelta(minutes=settings.consult_rapid_response_minutes),
+                    direct=timedelta(hours=settings.consult_accept_hours),
+                    coordinated=timedelta(hours=settings.consult_coordination_hours),
+                ),
+                follow_up_window_days=settings.consult_follow_up_window_days,
+                rapid_price_cents=settings.consult_rapid_price_cents,
+                mdt_price_cents=settings.consult_mdt_price_cents,
+            ),
         )
         state["resources"] = app.state.resources = resources
+        jobs = asyncio.create_task(_consult_jobs(resources)) if settings.consult_jobs_enabled else None
         try:
             yield
         finally:
+            if jobs is not None:
+                jobs.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await jobs
+            await own.aclose()
             await http.aclose()
             await cache.close()
             await engine.dispose()
@@ -193,6 +297,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> S
         Route("/graphql", view, methods=["GET", "POST"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
+        Route("/payments/wechat/notify", _notification_endpoint(NotificationKind.TRANSACTION), methods=["POST"]),
+        Route("/payments/wechat/refund-notify", _notification_endpoint(NotificationKind.REFUND), methods=["POST"]),
     ]
     if settings.is_dev:
         routes += graphiql.asset_routes(ROOT)

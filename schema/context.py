@@ -9,10 +9,12 @@ import strawberry
 from starlette.requests import Request
 
 from datasources.cache import Cache
+from datasources.consults.service import ConsultOrders
 from datasources.db.engine import Sessions
 from datasources.identity.field_crypto import FieldCipher
 from datasources.identity.tokens import SessionTokens
 from datasources.identity.viewer import Viewer
+from datasources.payments.sandbox import WeChatPaySandbox
 from datasources.wechat import WeChatClient
 from loaders import Loaders
 from settings import Settings
@@ -32,6 +34,8 @@ class Context:
     tokens: SessionTokens
     cipher: FieldCipher
     wechat: WeChatClient
+    consults: ConsultOrders
+    pay_sandbox: WeChatPaySandbox | None  # present when payments go to the in-process sandbox
 
 
 Info = strawberry.Info[Context, None]

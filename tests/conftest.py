@@ -96,6 +96,8 @@ def settings(backend: Backend) -> Settings:
         redis_url=backend.redis_url,
         redis_key_prefix=backend.redis_prefix,
         seed_demo_data=False,
+        # Off unless a test turns it on: tests run the job function with a clock they move.
+        consult_jobs_enabled=False,
     )
 
 
@@ -195,6 +197,7 @@ def live_server(backend: Backend, tmp_path_factory: pytest.TempPathFactory) -> I
         "REDIS_URL": backend.redis_url or "",
         "REDIS_KEY_PREFIX": backend.redis_prefix,
         "ENV": "dev",
+        "CONSULT_JOBS_ENABLED": "false",
     }
     # The server's output goes to a file: a pipe nobody reads would fill up and stall the server.
     log = tmp_path_factory.mktemp("live") / "server.log"
