@@ -330,3 +330,81 @@ def timeline_label(field: StateField, state: str, service: ConsultService) -> st
     if service in (ConsultService.TEAM, ConsultService.MDT) and state == S.COMPLETED:
         return "意见书已发布，可在线查看"
     return label
+
+
+def status_text(payment: PaymentState, service: ServiceState, refund: RefundState) -> str:
+    """The order's state in one sentence for the patient."""
+    if service is S.CANCELLED:
+        if refund is R.SUCCEEDED:
+            return "订单已取消，已全额退款"
+        if payment in (P.REFUNDING, P.PAID):
+            return "订单已取消，费用将原路退回"
+        return "订单已取消"
+    if service is S.COMPLETED and payment is P.PARTIALLY_REFUNDED:
+        return "问诊已完成，已部分退款"
+    if service in (S.DECLINED, S.REJECTED, S.EXPIRED) and refund is not R.SUCCEEDED:
+        return SERVICE_LABELS[service].replace("已为您全额退款", "费用将全额原路退回")
+    return SERVICE_LABELS[service]
+
+
+# Reasons the patient reads (written for them: a cancellation, a refusal, a refund, a meeting time);
+# notes of the other steps stay internal.
+PATIENT_REASONS = frozenset(
+    {
+        A.CANCEL,
+        A.DECLINE,
+        A.REJECT,
+        A.MISS_DEADLINE,
+        A.EXPIRE,
+        A.ADMIN_CANCEL,
+        A.SCHEDULE,
+        A.REQUEST_REFUND,
+    }
+)
+_PRIORITY = {StateField.SERVICE: 0, StateField.REFUND: 1, StateField.PAYMENT: 2}
+
+
+@dataclass(frozen=True)
+class Moved:
+    """One row of the transition log, as the timeline needs it."""
+
+    field: StateField
+    to_state: str
+    action: str
+    actor: str
+    reason: str | None
+    at: datetime
+    request: str | None = None  # the request that made the change
+
+
+@dataclass(frozen=True)
+class TimelineStep:
+    at: datetime
+    title: str
+    detail: str | None
+
+
+def timeline(moves: Iterable[Moved], service: ConsultService) -> list[TimelineStep]:
+    """The patient's timeline: one line per change (the fields moved together by one actor in one
+    request at one instant make one change), titled by its most telling field: service, then refund,
+    then payment."""
+    steps: list[TimelineStep] = []
+    group: list[Moved] = []
+
+    def flush() -> None:
+        shown = [(m, timeline_label(m.field, m.to_state, service)) for m in group]
+        shown = [
+            (m, label) for m, label in shown if label and not (m.field is StateField.PAYMENT and m.to_state == "UNPAID")
+        ]
+        if shown:
+            lead, label = min(shown, key=lambda pair: _PRIORITY[pair[0].field])
+            reasons = [m.reason for m in group if m.reason and m.action in PATIENT_REASONS]
+            steps.append(TimelineStep(at=lead.at, title=label or "", detail=reasons[0] if reasons else None))
+        group.clear()
+
+    for move in moves:
+        if group and (group[-1].at, group[-1].actor, group[-1].request) != (move.at, move.actor, move.request):
+            flush()
+        group.append(move)
+    flush()
+    return steps

@@ -13,6 +13,9 @@ from datasources.db.queries.home import ServiceEntryRow
 from datasources.db.queries.staff import StaffStatsRow
 from datasources.db.tables import (
     Article,
+    Consult,
+    ConsultOpinion,
+    ConsultOrderTransition,
     Department,
     FeaturedDepartment,
     HomepageEntry,
@@ -22,10 +25,11 @@ from datasources.db.tables import (
     ProfileConsent,
     ServiceOffering,
     Staff,
+    Team,
     ThemeToken,
 )
 from domain.enums import ArticleCategory, LayoutVariant
-from loaders import departments, home, identity, staff
+from loaders import consults, departments, home, identity, staff
 from loaders.home import Everything
 
 
@@ -45,6 +49,11 @@ class Loaders:
     latest_articles_by_count: DataLoader[int, dict[ArticleCategory, list[Article]]]
     profiles_by_account_id: DataLoader[int, list[PatientProfile]]
     consents_by_profile_id: DataLoader[int, list[ProfileConsent]]
+    experts_by_order_id: DataLoader[int, list[int]]
+    opinion_by_order_id: DataLoader[int, ConsultOpinion | None]
+    transitions_by_order_id: DataLoader[int, list[ConsultOrderTransition]]
+    team_by_id: DataLoader[int, Team | None]
+    consult_by_id: DataLoader[int, Consult | None]
 
 
 def make_loaders(sessions: Sessions, *, now: datetime, stats_window_days: int) -> Loaders:
@@ -64,4 +73,10 @@ def make_loaders(sessions: Sessions, *, now: datetime, stats_window_days: int) -
         # Not cached: a mutation that changes profiles reads them again in the same request.
         profiles_by_account_id=DataLoader(lambda ids: identity.profiles_by_account_id(sessions, ids), cache=False),
         consents_by_profile_id=DataLoader(lambda ids: identity.consents_by_profile_id(sessions, ids), cache=False),
+        # Not cached either: a mutation reads its order's experts, opinion and log after changing them.
+        experts_by_order_id=DataLoader(lambda ids: consults.experts_by_order_id(sessions, ids), cache=False),
+        opinion_by_order_id=DataLoader(lambda ids: consults.opinion_by_order_id(sessions, ids), cache=False),
+        transitions_by_order_id=DataLoader(lambda ids: consults.transitions_by_order_id(sessions, ids), cache=False),
+        team_by_id=DataLoader(lambda ids: consults.team_by_id(sessions, ids)),
+        consult_by_id=DataLoader(lambda ids: consults.consult_by_id(sessions, ids), cache=False),
     )

@@ -18,6 +18,10 @@ class ErrorCode(StrEnum):
     UNAUTHENTICATED = "UNAUTHENTICATED"
     FORBIDDEN = "FORBIDDEN"
     INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
+    ILLEGAL_TRANSITION = "ILLEGAL_TRANSITION"  # the order's state does not allow this now
+    NOT_ELIGIBLE = "NOT_ELIGIBLE"  # the patient may not use this service (e.g. no recent offline visit)
+    CONFLICT = "CONFLICT"  # done already, or changed by someone else at the same moment
+    UNAVAILABLE = "UNAVAILABLE"  # an outside system (HIS, WeChat Pay) cannot answer now; try again later
 
 
 class ClientError(GraphQLError):

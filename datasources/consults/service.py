@@ -1037,7 +1037,7 @@ class ConsultOrders:
             return NotificationAnswer(404, "FAIL", "UNKNOWN_ORDER")
         except _AmountMismatch as mismatch:
             logger.error("WeChat Pay %s notification with a wrong amount for order %d", kind.value, mismatch.order_id)
-            await self._deny(actor, "payment.notification.wrong_amount", mismatch.order_id, now)
+            await self._deny(actor, "payment.notification.amount_mismatch", mismatch.order_id, now)
             return NotificationAnswer(400, "FAIL", "AMOUNT_MISMATCH")
         return NotificationAnswer(204)
 
