@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -16,6 +16,7 @@ from starlette.applications import Starlette
 from datasources.his.embedded import EmbeddedHis, encounter
 from domain.enums import AdminRole
 from domain.health_records import VisitKind
+from support import ANCHOR
 
 ORDER = """id orderNo service serviceTitle paymentState serviceState refundState statusText price { cents }
   createdAt payBefore paidAt responseDeadline acceptedAt completedAt meetingAt profileId
@@ -99,8 +100,6 @@ async def new_patient(
 ) -> Patient:
     """A signed-in patient with one profile (health-data consent given) whose HIS record holds `visits`
     ((kind, department name, days ago) relative to ANCHOR)."""
-    from support import ANCHOR
-
     token = await patient_login(http, f"consult-{uuid.uuid4().hex[:12]}")
     his_id = f"T{uuid.uuid4().hex[:12]}"
     changes = {"hisPatientId": his_id} if his else {}
@@ -208,12 +207,12 @@ async def department_of(app: Starlette, staff_id: int) -> int:
     return int((await rows(app, "SELECT department_id FROM staff WHERE id = :s", s=staff_id))[0]["department_id"])
 
 
-async def doctor_token(app: Starlette, http: httpx.AsyncClient, staff_id: int) -> str:
-    return await staff_login(http, await make_staff(app, [AdminRole.DOCTOR], staff_id=staff_id))
+async def doctor_token(app: Starlette, http: httpx.AsyncClient, staff_id: int, at: datetime = ANCHOR) -> str:
+    return await staff_login(http, await make_staff(app, [AdminRole.DOCTOR], staff_id=staff_id), at)
 
 
-async def coordinator_token(app: Starlette, http: httpx.AsyncClient) -> str:
-    return await staff_login(http, await make_staff(app, [AdminRole.COORDINATOR]))
+async def coordinator_token(app: Starlette, http: httpx.AsyncClient, at: datetime = ANCHOR) -> str:
+    return await staff_login(http, await make_staff(app, [AdminRole.COORDINATOR]), at)
 
 
 async def transitions(app: Starlette, order_id: str) -> list[dict[str, Any]]:

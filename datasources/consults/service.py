@@ -86,7 +86,7 @@ CONSENT_SERVICES = frozenset({ConsultService.VIDEO})
 _KEY = re.compile(r"[A-Za-z0-9_-]{8,64}")
 _REPORT_ID = re.compile(r"[A-Za-z0-9.\-]{1,64}")
 _BATCH = 100
-_REFUND_RETRY_AFTER = timedelta(minutes=1)
+_MAX_PER_RUN = 5000
 _REFUND_QUERY_AFTER = timedelta(minutes=10)
 
 
@@ -1049,18 +1049,25 @@ class ConsultOrders:
 
     async def run_jobs(self, *, now: datetime) -> JobReport:
         """Close unpaid orders past their payment window, refund orders nobody took on in time, and
-        finish refunds WeChat Pay did not answer. Safe to run on every instance at once."""
+        finish refunds WeChat Pay did not answer. Everything due is handled, 100 orders at a time;
+        an order whose step fails (WeChat Pay down) waits for the next run. Safe to run on every
+        instance at once: each change is a conditional transition."""
         report = JobReport()
-        async with self._sessions() as db:
-            unpaid = await store.due_unpaid(db, now=now, limit=_BATCH)
-            missed = await store.due_deadlines(db, now=now, limit=_BATCH)
-            stuck = await store.stuck_refunds(db, before=now - _REFUND_RETRY_AFTER, limit=_BATCH)
-        for order_id in unpaid:
-            await self._expire(order_id, report, now=now)
-        for order_id in missed:
-            await self._miss_deadline(order_id, report, now=now)
-        for order_id in stuck:
-            await self._finish_refund(order_id, report, now=now)
+        kinds = (
+            (store.due_unpaid, self._expire),
+            (store.due_deadlines, self._miss_deadline),
+            (store.stuck_refunds, self._finish_refund),
+        )
+        for due, handle in kinds:
+            tried: set[int] = set()
+            while len(tried) < _MAX_PER_RUN:
+                async with self._sessions() as db:
+                    batch = [i for i in await due(db, now=now, limit=_BATCH, skip=tried) if i not in tried]
+                if not batch:
+                    break
+                for order_id in batch:
+                    tried.add(order_id)
+                    await handle(order_id, report, now=now)
         return report
 
     async def _expire(self, order_id: int, report: JobReport, *, now: datetime) -> None:

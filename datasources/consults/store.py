@@ -9,7 +9,7 @@ single writer on SQLite); the transition log gets one row per field moved; the o
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -476,22 +476,27 @@ async def consent_version_exists(db: AsyncSession, *, service: ConsultService, v
     return found is not None
 
 
-async def due_unpaid(db: AsyncSession, *, now: datetime, limit: int) -> list[int]:
+async def due_unpaid(db: AsyncSession, *, now: datetime, limit: int, skip: Collection[int] = ()) -> list[int]:
     rows = await db.scalars(
         select(ConsultOrder.id)
-        .where(ConsultOrder.payment_state == PaymentState.UNPAID, ConsultOrder.pay_deadline <= now)
+        .where(
+            ConsultOrder.payment_state == PaymentState.UNPAID,
+            ConsultOrder.pay_deadline <= now,
+            ConsultOrder.id.not_in(skip),
+        )
         .order_by(ConsultOrder.pay_deadline)
         .limit(limit)
     )
     return list(rows)
 
 
-async def due_deadlines(db: AsyncSession, *, now: datetime, limit: int) -> list[int]:
+async def due_deadlines(db: AsyncSession, *, now: datetime, limit: int, skip: Collection[int] = ()) -> list[int]:
     rows = await db.scalars(
         select(ConsultOrder.id)
         .where(
             ConsultOrder.service_state.in_([ServiceState.WAITING, ServiceState.QUEUED, ServiceState.SUBMITTED]),
             ConsultOrder.response_deadline <= now,
+            ConsultOrder.id.not_in(skip),
         )
         .order_by(ConsultOrder.response_deadline)
         .limit(limit)
@@ -499,12 +504,14 @@ async def due_deadlines(db: AsyncSession, *, now: datetime, limit: int) -> list[
     return list(rows)
 
 
-async def stuck_refunds(db: AsyncSession, *, before: datetime, limit: int) -> list[int]:
+async def stuck_refunds(db: AsyncSession, *, now: datetime, limit: int, skip: Collection[int] = ()) -> list[int]:
+    """Refunds still REQUESTED or PROCESSING a minute after their last change."""
     rows = await db.scalars(
         select(ConsultOrder.id)
         .where(
             ConsultOrder.refund_state.in_([RefundState.REQUESTED, RefundState.PROCESSING]),
-            ConsultOrder.updated_at <= before,
+            ConsultOrder.updated_at <= now - timedelta(minutes=1),
+            ConsultOrder.id.not_in(skip),
         )
         .order_by(ConsultOrder.updated_at)
         .limit(limit)
