@@ -123,7 +123,7 @@ class Settings(BaseSettings):
     consult_jobs_enabled: bool = Field(
         True, description="Run the consult jobs (expiry, deadlines, refunds) in this process, periodically."
     )
-    consult_jobs_interval_seconds: float = Field(60, ge=1, le=3600, description="Pause between two job runs.")
+    consult_jobs_interval_seconds: float = Field(60, ge=0.1, le=3600, description="Pause between two job runs.")
     video_provider_base_url: str = Field(
         "https://video-sandbox.hospital.example/join", description="Entry address of the third-party video service."
     )

@@ -16,6 +16,7 @@ from domain.consults import (
     Action,
     Deadlines,
     IllegalTransition,
+    Moved,
     PaymentState,
     RefundState,
     ServiceState,
@@ -26,6 +27,8 @@ from domain.consults import (
     qualifying_visit,
     same_department,
     states_of,
+    status_text,
+    timeline,
     timeline_label,
 )
 from domain.enums import ConsultService, ConsultStatus
@@ -303,3 +306,75 @@ def test_labels_follow_the_service() -> None:
     assert timeline_label(StateField.SERVICE, "COMPLETED", ConsultService.RAPID) == "问诊已完成"
     assert timeline_label(StateField.REFUND, "SUCCEEDED", ConsultService.RAPID) == "退款成功，款项已原路退回"
     assert RefundState.NONE.value == "NONE"
+
+
+# ---- the timeline and the status sentence -----------------------------------------------------
+
+
+def _moved(field: str, state: str, action: str, actor: str, at: int, request: str, reason: str | None = None) -> Moved:
+    return Moved(StateField(field), state, action, actor, reason, NOW + timedelta(minutes=at), request)
+
+
+def test_one_change_is_one_line_titled_by_its_most_telling_field() -> None:
+    moves = [
+        _moved("SERVICE", "AWAITING_PAYMENT", "CREATE", "PATIENT:1", 0, "r1"),
+        _moved("PAYMENT", "UNPAID", "CREATE", "PATIENT:1", 0, "r1"),
+        _moved("PAYMENT", "PAID", "CONFIRM_PAYMENT", "SYSTEM:wechatpay", 1, "r2"),
+        _moved("SERVICE", "WAITING", "PAY", "SYSTEM:wechatpay", 1, "r2"),
+        _moved("SERVICE", "DECLINED", "DECLINE", "STAFF:7", 5, "r3", "本周停诊"),
+        _moved("PAYMENT", "REFUNDING", "START_REFUND", "STAFF:7", 5, "r3", "本周停诊"),
+        _moved("REFUND", "REQUESTED", "REQUEST_REFUND", "STAFF:7", 5, "r3", "本周停诊"),
+        _moved("REFUND", "PROCESSING", "REFUND_ACCEPTED", "SYSTEM:wechatpay", 5, "r3"),
+        _moved("REFUND", "SUCCEEDED", "REFUND_SUCCEEDED", "SYSTEM:wechatpay", 6, "r4"),
+        _moved("PAYMENT", "REFUNDED", "REFUND_FULL", "SYSTEM:wechatpay", 6, "r4"),
+    ]
+    steps = timeline(moves, ConsultService.FOLLOW_UP)
+    assert [(s.title, s.detail) for s in steps] == [
+        ("订单已提交，待支付", None),
+        ("已支付，等待医生接诊", None),
+        ("医生暂时无法接诊，已为您全额退款", "本周停诊"),
+        ("退款成功，款项已原路退回", None),
+    ]
+    assert [s.at for s in steps] == [
+        NOW,
+        NOW + timedelta(minutes=1),
+        NOW + timedelta(minutes=5),
+        NOW + timedelta(minutes=6),
+    ]
+
+
+def test_the_same_actor_twice_at_one_instant_makes_two_lines() -> None:
+    moves = [
+        _moved("SERVICE", "IN_CONSULTATION", "ACCEPT", "STAFF:7", 0, "r1"),
+        _moved("SERVICE", "COMPLETED", "COMPLETE", "STAFF:7", 0, "r2"),
+    ]
+    assert [s.title for s in timeline(moves, ConsultService.RAPID)] == ["医生已接诊，问诊进行中", "问诊已完成"]
+
+
+def test_internal_notes_stay_internal_and_meeting_times_are_shown() -> None:
+    moves = [
+        _moved("SERVICE", "CONTACTED", "CONTACT", "STAFF:2", 0, "r1", "患者说下午不方便，家属张某电话138"),
+        _moved("SERVICE", "SCHEDULED", "SCHEDULE", "STAFF:2", 1, "r2", "会诊时间 2026-11-17 12:00"),
+    ]
+    steps = timeline(moves, ConsultService.MDT)
+    assert [(s.title, s.detail) for s in steps] == [
+        ("协调员已与您联系", None),
+        ("会诊时间已安排", "会诊时间 2026-11-17 12:00"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("payment", "service", "refund", "text"),
+    [
+        ("UNPAID", "AWAITING_PAYMENT", "NONE", "订单已提交，待支付"),
+        ("CLOSED", "CANCELLED", "NONE", "订单已取消"),
+        ("REFUNDING", "CANCELLED", "PROCESSING", "订单已取消，费用将原路退回"),
+        ("REFUNDED", "CANCELLED", "SUCCEEDED", "订单已取消，已全额退款"),
+        ("REFUNDING", "DECLINED", "REQUESTED", "医生暂时无法接诊，费用将全额原路退回"),
+        ("REFUNDED", "EXPIRED", "SUCCEEDED", "超时未接诊，已为您全额退款"),
+        ("PARTIALLY_REFUNDED", "COMPLETED", "SUCCEEDED", "问诊已完成，已部分退款"),
+        ("PAID", "QUEUED", "NONE", "已支付，正在排队等待值班医生"),
+    ],
+)
+def test_the_status_sentence(payment: str, service: str, refund: str, text: str) -> None:
+    assert status_text(PaymentState(payment), ServiceState(service), RefundState(refund)) == text
