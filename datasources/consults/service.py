@@ -209,10 +209,9 @@ def _steps(*pairs: tuple[StateField, Action]) -> list[Step]:
 
 
 def _refund_steps(order: ConsultOrder) -> list[Step]:
-    steps = [Step(StateField.REFUND, Action.REQUEST_REFUND)]
-    if order.payment_state is PaymentState.PAID:
-        steps.insert(0, Step(StateField.PAYMENT, Action.START_REFUND))
-    return steps
+    """Paid: start refunding and request the refund. Anything else is for the payment state machine
+    to refuse (an unpaid order has nothing to refund; a refunding one is already being refunded)."""
+    return [Step(StateField.PAYMENT, Action.START_REFUND), Step(StateField.REFUND, Action.REQUEST_REFUND)]
 
 
 def _refund_values(order: ConsultOrder, *, cents: int | None = None, reason: str) -> dict[str, object]:

@@ -43,3 +43,16 @@ async def test_a_page_of_orders_takes_the_same_statements_for_2_or_8_orders(
         await ok(http, PAGE, {"first": 2}, patient.token)
     with assert_num_queries(len(small.statements)):
         await ok(http, PAGE, {"first": 8}, patient.token)
+
+
+async def test_an_order_outlives_the_removal_of_its_profile(app: Starlette, http: httpx.AsyncClient) -> None:
+    patient = await new_patient(app, http)
+    order = await create_ok(http, patient, "RAPID", complaint="咽痛")
+    await pay(http, patient, order["id"])
+    removed = await ok(
+        http, "mutation($id: ID!) { removeProfile(id: $id) { __typename } }", {"id": patient.profile_id}, patient.token
+    )
+    assert removed["removeProfile"]["__typename"] == "RemoveProfileSuccess"
+    kept = (await ok(http, PAGE, {"first": 5}, patient.token))["consultOrders"]["nodes"][0]
+    assert (kept["id"], kept["profileId"], kept["patient"]["name"]) == (order["id"], None, "王小明")
+    assert kept["appointment"]["complaint"] == "咽痛"

@@ -485,3 +485,16 @@ async def test_a_completed_consult_can_be_refunded_in_part(app: Starlette, http:
     # one refund per order: a second is refused by the payment state machine
     second = await step(http, coordinator, "refundConsultOrder", id=order["id"], reason="再退")
     assert second["__typename"] == "IllegalTransition"
+
+
+async def test_an_unpaid_order_has_nothing_to_refund(app: Starlette, http: httpx.AsyncClient) -> None:
+    _, order, _ = await _unpaid_rapid(app, http)
+    coordinator = await _coordinator(app, http)
+    refused = await step(http, coordinator, "refundConsultOrder", id=order["id"], reason="误操作")
+    assert (refused["__typename"], refused["stateField"], refused["currentState"], refused["action"]) == (
+        "IllegalTransition",
+        "PAYMENT",
+        "UNPAID",
+        "START_REFUND",
+    )
+    assert await _state(app, order["id"]) == ("UNPAID", "AWAITING_PAYMENT", "NONE")
