@@ -6,10 +6,12 @@ Run it with `make run`, or `uvicorn app:create_app --factory` after `python -m c
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import re
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -29,7 +31,13 @@ import graphiql
 import log_privacy
 from body_limit import BodySizeLimitMiddleware
 from datasources.cache import Cache, create_cache
+from datasources.consults.service import ConsultOrders
+from datasources.consults.store import Actor
+from datasources.consults.video import VideoLinks
+from datasources.consults.visits import PortVisits
 from datasources.db.engine import Sessions, create_engine, session_factory
+from datasources.his.embedded import EmbeddedHis, UnconfiguredHis
+from datasources.his.port import HisPort
 from datasources.his.resilience import Breakers, Deadline
 from datasources.his.service import HisService
 from datasources.his.setup import build_his, plan_his
@@ -37,9 +45,13 @@ from datasources.his.simulator import HisSimulator
 from datasources.identity.field_crypto import FieldCipher
 from datasources.identity.tokens import SessionTokens
 from datasources.identity.viewer import resolve_viewer
+from datasources.payments import NotificationKind, WeChatPay, build_payments, plan_payments
+from datasources.payments.sandbox import WeChatPaySandbox
 from datasources.rankings import RankingJob
 from datasources.signed_links import AttachmentLinks
 from datasources.wechat import WeChatClient, sandbox_transport
+from domain.audit import ActorKind
+from domain.consults import Deadlines
 from downloads import attachment_download
 from loaders import make_loaders
 from schema import dev_schema, schema
@@ -72,7 +84,21 @@ class Resources:
     breakers: Breakers  # one circuit breaker per upstream
     attachment_links: AttachmentLinks
     rankings: RankingJob  # refreshes the ranking boards (started when RANKING_REFRESH_SECONDS > 0)
+    payments: WeChatPay
+    pay_sandbox: WeChatPaySandbox | None  # the WeChat Pay sandbox, when no WECHATPAY_BASE_URL is set
+    visit_history: HisPort  # offline visits, for the 复诊续方 eligibility check
+    consults: ConsultOrders
+
     his_simulator: HisSimulator | None = None  # the embedded HIS, when no HIS_FHIR_BASE_URL is set
+
+
+def _deliverer(own: httpx.AsyncClient) -> Callable[[str, Mapping[str, str], bytes], Any]:
+    async def deliver(url: str, headers: Mapping[str, str], body: bytes) -> int:
+        # Only the path counts: the sandbox always delivers to this very app.
+        response = await own.post(httpx.URL(url).path, content=body, headers=dict(headers))
+        return response.status_code
+
+    return deliver
 
 
 class HospitalGraphQL(GraphQL[Context, None]):
@@ -110,6 +136,8 @@ class HospitalGraphQL(GraphQL[Context, None]):
             his=res.his,
             his_deadline=Deadline.after(res.settings.his_deadline_ms / 1000),
             attachment_links=res.attachment_links,
+            consults=res.consults,
+            pay_sandbox=res.pay_sandbox,
         )
 
     async def render_graphql_ide(self, request: Request) -> HTMLResponse:
@@ -166,6 +194,42 @@ async def readyz(request: Request) -> Response:
     )
 
 
+def _notification_endpoint(kind: NotificationKind) -> Callable[[Request], Any]:
+    async def receive(request: Request) -> Response:
+        """WeChat Pay posts here; 204 once recorded (or recorded before), 4xx when not trusted."""
+        res: Resources = request.app.state.resources
+        body = await request.body()
+        actor = Actor(
+            ActorKind.SYSTEM,
+            "wechatpay",
+            request_id=request.scope.get("state", {}).get("request_id"),
+            client_address=request.client.host if request.client else None,
+        )
+        answer = await res.consults.on_notification(kind, request.headers, body, actor=actor, now=res.clock())
+        if answer.status == 204:
+            return Response(status_code=204)
+        return JSONResponse({"code": answer.code, "message": answer.message}, status_code=answer.status)
+
+    return receive
+
+
+async def _consult_jobs(res: Resources) -> None:
+    """Runs the consult jobs every CONSULT_JOBS_INTERVAL_SECONDS for the life of the process."""
+    while True:
+        await asyncio.sleep(res.settings.consult_jobs_interval_seconds)
+        try:
+            report = await res.consults.run_jobs(now=res.clock())
+            if report.expired or report.missed_deadlines or report.payments_found or report.refunds_retried:
+                logger.info("consult jobs: %s", report)
+        except Exception:
+            logger.exception("consult jobs failed; next run in %s s", res.settings.consult_jobs_interval_seconds)
+
+
+def _his(settings: Settings, clock: Clock) -> HisPort:
+    # The embedded HIS holds the demo patients' visits; production without a HIS answers nothing.
+    return EmbeddedHis(clock) if settings.is_dev else UnconfiguredHis()
+
+
 def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> Starlette:
     settings = settings or get_settings()
     state: dict[str, Resources] = {}
@@ -185,7 +249,11 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> S
         mounts: dict[str, httpx.AsyncBaseTransport] = dict(his_plan.mounts)
         if not settings.wechat_api_base_url:
             mounts["all://wechat-sandbox"] = sandbox_transport(settings.wechat_app_id, app_secret)
+        pay_plan = plan_payments(settings, clock)
+        mounts |= pay_plan.mounts
         http = httpx.AsyncClient(mounts=mounts, timeout=httpx.Timeout(5.0, connect=2.0))
+        # The app's own endpoints, in-process: where the WeChat Pay sandbox delivers its notifications.
+        own = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://hospital-bff")
         cipher = FieldCipher(settings.data_encryption_key.get_secret_value())
         breakers = Breakers(
             failure_threshold=settings.his_breaker_failures, reset_after=settings.his_breaker_reset_seconds
@@ -200,6 +268,10 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> S
             interval=timedelta(seconds=settings.ranking_refresh_seconds),
             lock_ttl=timedelta(seconds=settings.ranking_lock_seconds),
         )
+        payments = build_payments(settings, pay_plan, http=http, clock=clock)
+        visit_history = _his(settings, clock)
+        if pay_plan.sandbox is not None:
+            pay_plan.sandbox.deliver_to = _deliverer(own)
         resources = Resources(
             settings=settings,
             engine=engine,
@@ -218,15 +290,44 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> S
             ),
             his_simulator=his_plan.simulator,
             rankings=rankings,
+            payments=payments,
+            pay_sandbox=pay_plan.sandbox,
+            visit_history=visit_history,
+            consults=ConsultOrders(
+                sessions=sessions,
+                payments=payments,
+                visits=PortVisits(visit_history),
+                cipher=cipher,
+                video=VideoLinks(
+                    base_url=settings.video_provider_base_url,
+                    secret=settings.video_link_secret.get_secret_value(),
+                    lifetime=timedelta(minutes=settings.video_link_minutes),
+                ),
+                unpaid_minutes=settings.consult_unpaid_minutes,
+                deadlines=Deadlines(
+                    rapid=timedelta(minutes=settings.consult_rapid_response_minutes),
+                    direct=timedelta(hours=settings.consult_accept_hours),
+                    coordinated=timedelta(hours=settings.consult_coordination_hours),
+                ),
+                follow_up_window_days=settings.consult_follow_up_window_days,
+                rapid_price_cents=settings.consult_rapid_price_cents,
+                mdt_price_cents=settings.consult_mdt_price_cents,
+            ),
         )
         state["resources"] = app.state.resources = resources
         if settings.ranking_refresh_seconds > 0:
             rankings.start()
+        jobs = asyncio.create_task(_consult_jobs(resources)) if settings.consult_jobs_enabled else None
         try:
             yield
         finally:
+            if jobs is not None:
+                jobs.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await jobs
             await rankings.stop()
             await his.aclose()
+            await own.aclose()
             await http.aclose()
             await cache.close()
             await engine.dispose()
@@ -240,6 +341,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> S
         Route("/readyz", readyz, methods=["GET"]),
         # A report's PDF behind a short-lived signed link (see downloads.py); never cached.
         Route("/health-record/attachments/{token}", attachment_download, methods=["GET"]),
+        Route("/payments/wechat/notify", _notification_endpoint(NotificationKind.TRANSACTION), methods=["POST"]),
+        Route("/payments/wechat/refund-notify", _notification_endpoint(NotificationKind.REFUND), methods=["POST"]),
     ]
     if settings.is_dev:
         routes += graphiql.asset_routes(ROOT)

@@ -5,6 +5,10 @@ migrate   bring the database to the newest schema
 refresh-rankings
           compute the ranking boards now (all, or --board ...); --month YYYY-MM recomputes the gold
           boards of a past month, --backfill-months N those of the last N complete months
+serve         migrate, fill an empty database with demo data (dev), then run uvicorn
+migrate       bring the database to the newest schema
+consult-jobs  once: close unpaid orders past their window, refund orders nobody took on in time,
+              finish refunds WeChat Pay has not answered (the server also runs this periodically)
 seed      fill an empty database with the demo data set; --scale 10 gives 1,000,000 consults;
           --force replaces existing demo data (refused when ENV=prod)
 """
@@ -239,6 +243,20 @@ def _describe_board(board: StoredBoard, names: dict[tuple[SubjectKind, int], str
     return "\n".join(lines)
 
 
+async def consult_jobs(settings: Settings, *, now: datetime | None = None) -> str:
+    """One run of the consult jobs, with the application's own resources (WeChat Pay, the HIS...)."""
+    from app import create_app
+
+    application = create_app(settings.model_copy(update={"consult_jobs_enabled": False}))
+    async with application.router.lifespan_context(application):
+        report = await application.state.resources.consults.run_jobs(now=now or datetime.now(UTC))
+    return (
+        f"consult jobs: {report.expired} unpaid orders closed, {report.payments_found} payments found, "
+        f"{report.missed_deadlines} orders refunded after their deadline, {report.refunds_retried} refunds "
+        f"sent again or settled, {report.deferred} deferred (WeChat Pay unavailable)"
+    )
+
+
 def _read_password() -> str:
     if sys.stdin.isatty():
         import getpass
@@ -269,6 +287,7 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("migrate", help="apply database migrations")
     commands.add_parser("schema", help="export the GraphQL SDL to schema.graphql")
     commands.add_parser("purge-audit", help="delete audit rows past their retention period")
+    commands.add_parser("consult-jobs", help="run the consult jobs once (expiry, deadlines, refunds)")
     account_parser = commands.add_parser("create-staff-account", help="create an admin-side account")
     account_parser.add_argument("--username", required=True)
     account_parser.add_argument(
@@ -305,6 +324,8 @@ def main(argv: list[str] | None = None) -> int:
         export_schema()
     elif args.command == "purge-audit":
         asyncio.run(purge_audit(settings))
+    elif args.command == "consult-jobs":
+        print(asyncio.run(consult_jobs(settings)))
     elif args.command == "create-staff-account":
         from datasources.identity.staff_accounts import UsernameTaken, WeakPassword
 

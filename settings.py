@@ -28,6 +28,8 @@ class Environment(StrEnum):
 # Development defaults, refused in prod: they are public, so they protect nothing.
 DEV_SESSION_SECRET = "dev-only-session-secret-0123456789abcdef"
 DEV_DATA_KEY = "ZGV2LW9ubHktZGF0YS1rZXktMDEyMzQ1Njc4OWFiY2Q="
+DEV_WECHATPAY_API_V3_KEY = "sandbox-apiv3-key-0123456789abcd"  # 32 bytes, as WeChat Pay requires
+DEV_VIDEO_LINK_SECRET = "dev-only-video-link-secret-0123456789abcdef"
 
 
 class Settings(BaseSettings):
@@ -130,6 +132,60 @@ class Settings(BaseSettings):
         description="Comma-separated words refused in e-banners and thank-you letters before an editor sees them "
         "(case, full-width letters and spaces between characters are ignored).",
     )
+    # ---- WeChat Pay v3 (unset base URL: the built-in sandbox, with locally generated keys) ----
+    wechatpay_base_url: str | None = Field(
+        None, description="https://api.mch.weixin.qq.com in production; unset uses the built-in WeChat Pay sandbox."
+    )
+    wechatpay_mch_id: str = Field("1900000001", description="Merchant id (商户号).")
+    wechatpay_app_id: str | None = Field(None, description="AppID the payments are made in; unset means WECHAT_APP_ID.")
+    wechatpay_api_v3_key: SecretStr = Field(
+        SecretStr(DEV_WECHATPAY_API_V3_KEY), description="The APIv3 key (32 characters) decrypting notifications."
+    )
+    wechatpay_merchant_private_key: SecretStr | None = Field(
+        None, description="The merchant API private key (apiclient_key.pem): PEM text or a file path."
+    )
+    wechatpay_merchant_serial: str | None = Field(None, description="Serial number of the merchant API certificate.")
+    wechatpay_platform_certificates: str | None = Field(
+        None, description="WeChat Pay platform certificates: PEM text, or file paths separated by commas."
+    )
+    wechatpay_public_key_id: str | None = Field(
+        None, description="Id of the WeChat Pay public key (PUB_KEY_ID_...), when it is used instead of certificates."
+    )
+    wechatpay_public_key: str | None = Field(None, description="The WeChat Pay public key: PEM text or a file path.")
+    wechatpay_notify_url: str = Field(
+        "http://127.0.0.1:8000/payments/wechat/notify", description="Where WeChat Pay sends payment notifications."
+    )
+    wechatpay_refund_notify_url: str = Field(
+        "http://127.0.0.1:8000/payments/wechat/refund-notify",
+        description="Where WeChat Pay sends refund notifications.",
+    )
+    # ---- consult orders ----
+    consult_unpaid_minutes: int = Field(30, ge=5, le=24 * 60, description="Unpaid orders are closed after this long.")
+    consult_rapid_response_minutes: int = Field(
+        15, ge=1, le=24 * 60, description="极速咨询: a paid order nobody accepted in this time is refunded."
+    )
+    consult_accept_hours: int = Field(
+        24, ge=1, le=24 * 14, description="复诊续方 and 视频问诊: hours the chosen staff member has to accept."
+    )
+    consult_coordination_hours: int = Field(
+        48, ge=1, le=24 * 30, description="团队咨询 and MDT: hours a coordinator has to accept."
+    )
+    consult_follow_up_window_days: int = Field(
+        180, ge=1, le=3 * 365, description="复诊续方: an offline visit in the same department within these days."
+    )
+    consult_rapid_price_cents: int = Field(1000, ge=1, le=1_000_000, description="Price of one 极速咨询, in fen.")
+    consult_mdt_price_cents: int = Field(80000, ge=1, le=10_000_000, description="Price of one MDT, in fen.")
+    consult_jobs_enabled: bool = Field(
+        True, description="Run the consult jobs (expiry, deadlines, refunds) in this process, periodically."
+    )
+    consult_jobs_interval_seconds: float = Field(60, ge=0.1, le=3600, description="Pause between two job runs.")
+    video_provider_base_url: str = Field(
+        "https://video-sandbox.hospital.example/join", description="Entry address of the third-party video service."
+    )
+    video_link_secret: SecretStr = Field(
+        SecretStr(DEV_VIDEO_LINK_SECRET), description="Shared with the video service; signs the entry tokens."
+    )
+    video_link_minutes: int = Field(30, ge=1, le=24 * 60, description="Lifetime of a video entry link.")
 
     @field_validator("database_url")
     @classmethod
@@ -181,6 +237,22 @@ class Settings(BaseSettings):
             raise ValueError("must decode to exactly 32 bytes")
         return value
 
+    @field_validator("wechatpay_api_v3_key")
+    @classmethod
+    def _api_v3_key_is_32_bytes(cls, value: SecretStr) -> SecretStr:
+        if len(value.get_secret_value().encode()) != 32:
+            raise ValueError("must be exactly 32 bytes")
+        return value
+
+    @field_validator("wechatpay_base_url", "video_provider_base_url")
+    @classmethod
+    def _absolute_url(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        if not value.startswith(("https://", "http://")):
+            raise ValueError("must be an absolute http(s) URL")
+        return value.rstrip("/")
+
     @model_validator(mode="after")
     def _production_needs_real_secrets(self) -> Settings:
         if self.env is Environment.PROD:
@@ -190,9 +262,39 @@ class Settings(BaseSettings):
                 raise ValueError("DATA_ENCRYPTION_KEY must be set in prod")
             if self.wechat_api_base_url is None:
                 raise ValueError("WECHAT_API_BASE_URL must be set in prod (the sandbox is for development)")
+            self._production_payments()
         if len(self.session_secret.get_secret_value()) < 32:
             raise ValueError("SESSION_SECRET must be at least 32 characters")
         return self
+
+    def _production_payments(self) -> None:
+        if self.wechatpay_base_url is None:
+            raise ValueError("WECHATPAY_BASE_URL must be set in prod (the WeChat Pay sandbox is for development)")
+        if self.wechatpay_api_v3_key.get_secret_value() == DEV_WECHATPAY_API_V3_KEY:
+            raise ValueError("WECHATPAY_API_V3_KEY must be set in prod")
+        if self.wechatpay_mch_id == "1900000001":
+            raise ValueError("WECHATPAY_MCH_ID must be set in prod")
+        if self.wechatpay_merchant_private_key is None or not self.wechatpay_merchant_serial:
+            raise ValueError("WECHATPAY_MERCHANT_PRIVATE_KEY and WECHATPAY_MERCHANT_SERIAL must be set in prod")
+        public_key = self.wechatpay_public_key and self.wechatpay_public_key_id
+        if not self.wechatpay_platform_certificates and not public_key:
+            raise ValueError(
+                "WECHATPAY_PLATFORM_CERTIFICATES (or WECHATPAY_PUBLIC_KEY with WECHATPAY_PUBLIC_KEY_ID) "
+                "must be set in prod"
+            )
+        for name in ("wechatpay_notify_url", "wechatpay_refund_notify_url"):
+            if not getattr(self, name).startswith("https://"):
+                raise ValueError(f"{name.upper()} must be an https address in prod")
+        if self.video_link_secret.get_secret_value() == DEV_VIDEO_LINK_SECRET:
+            raise ValueError("VIDEO_LINK_SECRET must be set in prod")
+        if len(self.video_link_secret.get_secret_value()) < 32:
+            raise ValueError("VIDEO_LINK_SECRET must be at least 32 characters")
+        if not self.video_provider_base_url.startswith("https://"):
+            raise ValueError("VIDEO_PROVIDER_BASE_URL must be an https address in prod")
+
+    @property
+    def payments_app_id(self) -> str:
+        return self.wechatpay_app_id or self.wechat_app_id
 
     @property
     def zone(self) -> ZoneInfo:

@@ -16,6 +16,9 @@ from datasources.db.queries.staff import StaffStatsRow
 from datasources.db.rankings import StoredBoard
 from datasources.db.tables import (
     Article,
+    Consult,
+    ConsultOpinion,
+    ConsultOrderTransition,
     Department,
     FeaturedDepartment,
     HomepageEntry,
@@ -30,7 +33,7 @@ from datasources.db.tables import (
     VisitGuideStep,
 )
 from domain.enums import ArticleCategory, LayoutVariant
-from loaders import companion, content, departments, home, identity, rankings, staff
+from loaders import companion, consults, content, departments, home, identity, rankings, staff
 from loaders.home import Everything
 
 
@@ -56,6 +59,10 @@ class Loaders:
     tags_by_article_id: DataLoader[int, list[str]]
     related_articles: DataLoader[tuple[int, int], list[Article]]
     appreciation_counts_by_staff_id: DataLoader[int, AppreciationCounts]
+    experts_by_order_id: DataLoader[int, list[int]]
+    opinion_by_order_id: DataLoader[int, ConsultOpinion | None]
+    transitions_by_order_id: DataLoader[int, list[ConsultOrderTransition]]
+    consult_by_id: DataLoader[int, Consult | None]
 
 
 def make_loaders(sessions: Sessions, *, now: datetime, stats_window_days: int) -> Loaders:
@@ -93,4 +100,9 @@ def make_loaders(sessions: Sessions, *, now: datetime, stats_window_days: int) -
         tags_by_article_id=DataLoader(lambda ids: content.tags_by_article_id(sessions, ids), cache=False),
         related_articles=DataLoader(lambda keys: content.related_articles(sessions, keys, now=now)),
         appreciation_counts_by_staff_id=DataLoader(lambda ids: content.appreciation_counts_by_staff_id(sessions, ids)),
+        # Not cached either: a mutation reads its order's experts, opinion and log after changing them.
+        experts_by_order_id=DataLoader(lambda ids: consults.experts_by_order_id(sessions, ids), cache=False),
+        opinion_by_order_id=DataLoader(lambda ids: consults.opinion_by_order_id(sessions, ids), cache=False),
+        transitions_by_order_id=DataLoader(lambda ids: consults.transitions_by_order_id(sessions, ids), cache=False),
+        consult_by_id=DataLoader(lambda ids: consults.consult_by_id(sessions, ids), cache=False),
     )

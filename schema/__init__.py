@@ -18,6 +18,7 @@ from strawberry.types import ExecutionContext
 
 from domain.enums import AdminRole
 from resolvers import companion as companion_resolvers
+from resolvers import consults as consult_resolvers
 from resolvers import content as content_resolvers
 from resolvers import dashboard as dashboard_resolvers
 from resolvers import departments as department_resolvers
@@ -29,6 +30,12 @@ from resolvers import rankings as ranking_resolvers
 from resolvers import records as record_resolvers
 from resolvers import staff as staff_resolvers
 from resolvers.companion import UpdateVisitGuideStepResult
+from resolvers.consults import (
+    ConsultOrderResult,
+    ConsultPaymentResult,
+    CreateConsultOrderResult,
+    PublishConsultConsentResult,
+)
 from resolvers.content import (
     ArchiveArticleResult,
     CreateArticleResult,
@@ -49,6 +56,7 @@ from resolvers.identity import ProfileResult, RemoveProfileResult
 from resolvers.rankings import RefreshRankingsResult
 from schema.common import Connection
 from schema.companion import VisitGuideStep, VisitJourney
+from schema.consults import ConsultConsentDocument, ConsultOrder, RapidConsultStatus, StaffGroup
 from schema.content import Article, ManagedArticle
 from schema.dashboard import OperationsDashboard
 from schema.departments import Department
@@ -64,7 +72,7 @@ from schema.identity import (
     StaffAccount,
     StaffSession,
 )
-from schema.permissions import IsPatient, IsSignedIn, staff_with
+from schema.permissions import IsDoctor, IsPatient, IsSignedIn, staff_with
 from schema.rankings import DepartmentRankingEntry, Ranking, StaffRankingEntry, TeamRankingEntry
 from schema.records import HealthRecord, IndicatorTrend
 from schema.staff import StaffMember
@@ -192,6 +200,50 @@ class Query:
         resolver=engagement_resolvers.moderation_queue,
         permission_classes=[staff_with(AdminRole.CONTENT_EDITOR)],
         description="Banners and letters to moderate, oldest first; PENDING by default (CONTENT_EDITOR).",
+    )
+    # ---- consult orders ----
+    consult_consent: ConsultConsentDocument | None = strawberry.field(
+        resolver=consult_resolvers.consult_consent,
+        description="The current informed consent of a service (视频问诊), to show and accept before ordering.",
+    )
+    rapid_consult_status: RapidConsultStatus = strawberry.field(
+        resolver=consult_resolvers.rapid_consult_status,
+        description="极速咨询 now: queue length, doctors on duty, expected wait and price.",
+    )
+    follow_up_staff: list[StaffGroup] = strawberry.field(
+        resolver=consult_resolvers.follow_up_staff,
+        description="复诊续方: the staff offering it, grouped 医 / 护 / 药, with their statistics.",
+    )
+    consult_orders: Connection[ConsultOrder] = strawberry.field(
+        resolver=consult_resolvers.consult_orders,
+        permission_classes=[IsPatient],
+        description="The signed-in account's consult orders, newest first (patients only).",
+    )
+    consult_order: ConsultOrder = strawberry.field(
+        resolver=consult_resolvers.consult_order,
+        permission_classes=[IsPatient],
+        description="One of the account's own orders, with its timeline; any other id is FORBIDDEN.",
+    )
+    doctor_consult_orders: Connection[ConsultOrder] = strawberry.field(
+        resolver=consult_resolvers.doctor_consult_orders,
+        permission_classes=[IsDoctor],
+        description="Orders assigned to the signed-in doctor (as the doctor or one of the experts), newest first.",
+    )
+    rapid_consult_queue: Connection[ConsultOrder] = strawberry.field(
+        resolver=consult_resolvers.rapid_consult_queue,
+        permission_classes=[IsDoctor],
+        description="极速咨询 orders waiting for a doctor, oldest first (doctors of the GP team only).",
+    )
+    coordination_consult_orders: Connection[ConsultOrder] = strawberry.field(
+        resolver=consult_resolvers.coordination_consult_orders,
+        permission_classes=[staff_with(AdminRole.COORDINATOR)],
+        description="Paid team and MDT orders, oldest first: the coordinators' work queue.",
+    )
+    staff_consult_order: ConsultOrder = strawberry.field(
+        resolver=consult_resolvers.staff_consult_order,
+        permission_classes=[staff_with(AdminRole.DOCTOR, AdminRole.COORDINATOR)],
+        description="One order for staff: a doctor reads those assigned to them (and the rapid queue), a "
+        "coordinator team and MDT orders; any other id is FORBIDDEN.",
     )
 
 
@@ -327,6 +379,114 @@ class Mutation:
         description="Set which consult services the homepage offers, in which order, with which texts "
         "(CONTENT_EDITOR).",
     )
+    # ---- consult orders: patients ----
+    create_consult_order: CreateConsultOrderResult = strawberry.field(
+        resolver=consult_resolvers.create_consult_order,
+        permission_classes=[IsPatient],
+        description="Order a consult for one of the account's profiles and get the wx.requestPayment parameters. "
+        "The same idempotency key never places a second order.",
+    )
+    request_consult_payment: ConsultPaymentResult = strawberry.field(
+        resolver=consult_resolvers.request_consult_payment,
+        permission_classes=[IsPatient],
+        description="wx.requestPayment parameters again for an unpaid order (e.g. after the payer closed the sheet).",
+    )
+    sync_consult_payment: ConsultOrderResult = strawberry.field(
+        resolver=consult_resolvers.sync_consult_payment,
+        permission_classes=[IsPatient],
+        description="After wx.requestPayment succeeded: ask WeChat Pay directly and record the payment if no "
+        "notification has arrived yet.",
+    )
+    cancel_consult_order: ConsultOrderResult = strawberry.field(
+        resolver=consult_resolvers.cancel_consult_order,
+        permission_classes=[IsPatient],
+        description="Cancel an order not yet taken on: an unpaid one is closed, a paid one refunded in full.",
+    )
+    rate_consult_order: ConsultOrderResult = strawberry.field(
+        resolver=consult_resolvers.rate_consult_order,
+        permission_classes=[IsPatient],
+        description="Rate a completed consult once (1–5 stars, optional review); it counts in the 好评率.",
+    )
+    # ---- consult orders: doctors ----
+    accept_consult_order: ConsultOrderResult = strawberry.field(
+        resolver=consult_resolvers.accept_consult_order,
+        permission_classes=[IsDoctor],
+        description="复诊续方/视频问诊: the chosen doctor takes the paid order on.",
+    )
+    decline_consult_order: ConsultOrderResult = strawberry.field(
+        resolver=consult_resolvers.decline_consult_order,
+        permission_classes=[IsDoctor],
+        description="复诊续方/视频问诊: the chosen doctor cannot take it; the patient is refunded in full.",
+    )
+    complete_consult_order: ConsultOrderResult = strawberry.field(
+        resolver=consult_resolvers.complete_consult_order,
+        permission_classes=[IsDoctor],
+        description="复诊续方/视频问诊/极速咨询: the doctor completes the consult.",
+    )
+    accept_rapid_consult: ConsultOrderResult = strawberry.field(
+        resolver=consult_resolvers.accept_rapid_consult,
+        permission_classes=[IsDoctor],
+        description="极速咨询: an on-duty GP doctor takes a queued order; when two try at once, exactly one gets it "
+        "and the other is told ILLEGAL_TRANSITION.",
+    )
+    set_rapid_consult_duty: bool = strawberry.field(
+        resolver=consult_resolvers.set_rapid_consult_duty,
+        permission_classes=[IsDoctor],
+        description="极速咨询: a GP-team doctor goes on or off duty; answers the new state.",
+    )
+    write_consult_opinion: ConsultOrderResult = strawberry.field(
+        resolver=consult_resolvers.write_consult_opinion,
+        permission_classes=[IsDoctor],
+        description="团队/MDT: an assigned expert writes (or rewrites) the combined opinion after the consultation.",
+    )
+    publish_consult_opinion: ConsultOrderResult = strawberry.field(
+        resolver=consult_resolvers.publish_consult_opinion,
+        permission_classes=[IsDoctor],
+        description="团队/MDT: an assigned expert publishes the opinion; the patient reads it online and the order "
+        "is completed.",
+    )
+    # ---- consult orders: coordinators ----
+    accept_consult_coordination: ConsultOrderResult = strawberry.field(
+        resolver=consult_resolvers.accept_consult_coordination,
+        permission_classes=[staff_with(AdminRole.COORDINATOR)],
+        description="团队/MDT: a coordinator takes a paid order on.",
+    )
+    reject_consult_order: ConsultOrderResult = strawberry.field(
+        resolver=consult_resolvers.reject_consult_order,
+        permission_classes=[staff_with(AdminRole.COORDINATOR)],
+        description="团队/MDT: turn the order down before the consultation; the patient is refunded in full.",
+    )
+    mark_consult_patient_contacted: ConsultOrderResult = strawberry.field(
+        resolver=consult_resolvers.mark_consult_patient_contacted,
+        permission_classes=[staff_with(AdminRole.COORDINATOR)],
+        description="团队/MDT: the coordinator has contacted the patient.",
+    )
+    assign_consult_experts: ConsultOrderResult = strawberry.field(
+        resolver=consult_resolvers.assign_consult_experts,
+        permission_classes=[staff_with(AdminRole.COORDINATOR)],
+        description="团队/MDT: assign (or change) the experts.",
+    )
+    schedule_consult_meeting: ConsultOrderResult = strawberry.field(
+        resolver=consult_resolvers.schedule_consult_meeting,
+        permission_classes=[staff_with(AdminRole.COORDINATOR)],
+        description="团队/MDT: set (or move) the consultation's time; MDT gets a video-meeting room.",
+    )
+    mark_consult_held: ConsultOrderResult = strawberry.field(
+        resolver=consult_resolvers.mark_consult_held,
+        permission_classes=[staff_with(AdminRole.COORDINATOR)],
+        description="团队/MDT: the consultation took place; the experts write the opinion next.",
+    )
+    refund_consult_order: ConsultOrderResult = strawberry.field(
+        resolver=consult_resolvers.refund_consult_order,
+        permission_classes=[staff_with(AdminRole.COORDINATOR)],
+        description="Refund a paid order: in full (ending an unfinished consult), in part for a completed one, or "
+        "again after a failed refund.",
+    )
+    publish_consult_consent: PublishConsultConsentResult = strawberry.field(
+        resolver=consult_resolvers.publish_consult_consent,
+        permission_classes=[staff_with(AdminRole.CONTENT_EDITOR)],
+        description="Publish a new version of a service's informed consent; it applies to orders from now on.",
+    )
 
 
 @strawberry.type(description="Everything the mini-program and the admin side can change (development build).")
@@ -335,6 +495,12 @@ class DevMutation(Mutation):
         resolver=identity_resolvers.dev_login,
         description="Development only (ENV=dev; absent in production): sign in as a demo patient, who gets two "
         "demo profiles on first use.",
+    )
+    dev_pay_consult_order: ConsultOrderResult = strawberry.field(
+        resolver=consult_resolvers.dev_pay_consult_order,
+        permission_classes=[IsPatient],
+        description="Development only, with the WeChat Pay sandbox: pay an own unpaid order as wx.requestPayment "
+        "would; the sandbox then sends its signed, encrypted notification to this server.",
     )
 
 

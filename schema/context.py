@@ -9,12 +9,14 @@ import strawberry
 from starlette.requests import Request
 
 from datasources.cache import Cache
+from datasources.consults.service import ConsultOrders
 from datasources.db.engine import Sessions
 from datasources.his.resilience import Deadline
 from datasources.his.service import HisService
 from datasources.identity.field_crypto import FieldCipher
 from datasources.identity.tokens import SessionTokens
 from datasources.identity.viewer import Viewer
+from datasources.payments.sandbox import WeChatPaySandbox
 from datasources.signed_links import AttachmentLinks
 from datasources.wechat import WeChatClient
 from loaders import Loaders
@@ -38,6 +40,8 @@ class Context:
     his: HisService
     his_deadline: Deadline  # one budget for every HIS call of the request
     attachment_links: AttachmentLinks
+    consults: ConsultOrders
+    pay_sandbox: WeChatPaySandbox | None  # present when payments go to the in-process sandbox
     # HIS answers served stale; each becomes a HIS_UNAVAILABLE error next to the data.
     upstream_notes: list[UpstreamNote] = field(default_factory=list)
 

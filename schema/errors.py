@@ -19,11 +19,14 @@ class ErrorCode(StrEnum):
     NOT_FOUND = "NOT_FOUND"
     UNAUTHENTICATED = "UNAUTHENTICATED"
     FORBIDDEN = "FORBIDDEN"
-    CONFLICT = "CONFLICT"  # someone else is changing the same thing; try again shortly
     CONSENT_REQUIRED = "CONSENT_REQUIRED"
     HIS_NOT_LINKED = "HIS_NOT_LINKED"
     HIS_UNAVAILABLE = "HIS_UNAVAILABLE"
     INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
+    ILLEGAL_TRANSITION = "ILLEGAL_TRANSITION"  # the order's state does not allow this now
+    NOT_ELIGIBLE = "NOT_ELIGIBLE"  # the patient may not use this service (e.g. no recent offline visit)
+    CONFLICT = "CONFLICT"  # done already, or changed by someone else at the same moment; try again shortly
+    UNAVAILABLE = "UNAVAILABLE"  # an outside system (HIS, WeChat Pay) cannot answer now; try again later
 
 
 # Registered here, next to the codes, so that every module using them gets the same GraphQL enum.

@@ -48,6 +48,18 @@ class IsSignedIn(BasePermission):
         raise not_signed_in(info)
 
 
+class IsDoctor(BasePermission):
+    """A staff account with the DOCTOR role that is linked to its staff member (the one who takes consults)."""
+
+    message = "无权访问 (not allowed)"
+
+    def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
+        viewer = info.context.viewer
+        if viewer.is_staff and AdminRole.DOCTOR in viewer.roles and viewer.staff_id is not None:
+            return True
+        raise forbidden() if viewer.account_id is not None else not_signed_in(info)
+
+
 def staff_with(*roles: AdminRole) -> type[BasePermission]:
     """A permission class admitting staff who hold any of `roles` (SUPER_ADMIN always may)."""
     allowed = frozenset(roles) | {AdminRole.SUPER_ADMIN}

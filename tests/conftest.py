@@ -97,6 +97,8 @@ def settings(backend: Backend) -> Settings:
         redis_key_prefix=backend.redis_prefix,
         seed_demo_data=False,
         ranking_refresh_seconds=0,  # tests refresh the boards themselves, at the clock they choose
+        # Off unless a test turns it on: tests run the job function with a clock they move.
+        consult_jobs_enabled=False,
     )
 
 
@@ -197,6 +199,7 @@ def live_server(backend: Backend, tmp_path_factory: pytest.TempPathFactory) -> I
         "REDIS_KEY_PREFIX": backend.redis_prefix,
         "RANKING_REFRESH_SECONDS": "0",
         "ENV": "dev",
+        "CONSULT_JOBS_ENABLED": "false",
     }
     # The server's output goes to a file: a pipe nobody reads would fill up and stall the server.
     log = tmp_path_factory.mktemp("live") / "server.log"

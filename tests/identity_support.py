@@ -56,12 +56,20 @@ class StaffUser:
         return pyotp.TOTP(self.secret).at(at)
 
 
-async def make_staff(app: Starlette, roles: list[AdminRole], *, active: bool = True) -> StaffUser:
+async def make_staff(
+    app: Starlette, roles: list[AdminRole], *, active: bool = True, staff_id: int | None = None
+) -> StaffUser:
     resources = app.state.resources
     username = f"staff-{uuid.uuid4().hex[:8]}"
     async with resources.sessions() as db, db.begin():
         created = await create_staff_account(
-            db, username=username, password=STAFF_PASSWORD, roles=roles, cipher=resources.cipher, now=ANCHOR
+            db,
+            username=username,
+            password=STAFF_PASSWORD,
+            roles=roles,
+            cipher=resources.cipher,
+            now=ANCHOR,
+            staff_id=staff_id,
         )
         created.account.active = active
     secret = pyotp.parse_uri(created.totp_uri).secret

@@ -2,12 +2,30 @@
 
 from __future__ import annotations
 
+import base64
 from datetime import UTC, datetime
 from typing import Any
 
 # The demo history ends here; the app under test sees this instant as "now".
 ANCHOR = datetime(2026, 11, 15, 4, 0, tzinfo=UTC)
 TEST_SCALE = 0.05  # 5,000 consults: enough for every statistic, quick to seed
+
+# Everything ENV=prod needs (besides ENV itself); a test leaves out or changes what it is about.
+PRODUCTION_ENV = {
+    "SESSION_SECRET": "a-production-secret-of-enough-length-42",
+    "DATA_ENCRYPTION_KEY": base64.b64encode(bytes(range(32))).decode(),
+    "WECHAT_API_BASE_URL": "https://api.weixin.qq.com",
+    "WECHATPAY_BASE_URL": "https://api.mch.weixin.qq.com",
+    "WECHATPAY_MCH_ID": "1230000109",
+    "WECHATPAY_API_V3_KEY": "a-production-apiv3-key-32-bytes!",
+    "WECHATPAY_MERCHANT_PRIVATE_KEY": "/run/secrets/apiclient_key.pem",
+    "WECHATPAY_MERCHANT_SERIAL": "444F4864EA9B34415A3C4ED3B2EE4E2DB3B4FEBA",
+    "WECHATPAY_PLATFORM_CERTIFICATES": "/run/secrets/wechatpay_platform.pem",
+    "WECHATPAY_NOTIFY_URL": "https://bff.hospital.example/payments/wechat/notify",
+    "WECHATPAY_REFUND_NOTIFY_URL": "https://bff.hospital.example/payments/wechat/refund-notify",
+    "VIDEO_LINK_SECRET": "a-production-video-link-secret-of-42-chars",
+    "VIDEO_PROVIDER_BASE_URL": "https://video.partner.example/join",
+}
 
 
 def parse_time(value: Any) -> datetime | None:

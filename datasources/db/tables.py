@@ -25,6 +25,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from datasources.db.types import UTCDateTime
+from domain.consults import PaymentState, RefundState, ServiceState, StateField
 from domain.enums import (
     AppreciationKind,
     AppreciationStatus,
@@ -466,6 +467,142 @@ class RankingEntry(Base):
     subject_id: Mapped[int] = mapped_column(Integer)
     score: Mapped[float] = mapped_column(Float)
     inputs: Mapped[dict[str, Any]] = mapped_column()
+
+
+class ConsultOrder(Base):
+    """One order of one of the five consult services, with its payment, service and refund states.
+
+    Its consult (`consult_id`) is the row the staff statistics and rankings count; it is kept in
+    step with the order by every transition. The patient's name, gender and birth date are copied
+    when ordering, so the medical record stays whole if the profile is removed later. Complaint and
+    history are health data: stored encrypted.
+    """
+
+    __tablename__ = "consult_orders"
+    __table_args__ = (
+        UniqueConstraint("account_id", "idempotency_key", name="uq_consult_orders_account_key"),
+        CheckConstraint("price_cents > 0", name="price_positive"),
+        CheckConstraint("refund_cents IS NULL OR (refund_cents > 0 AND refund_cents <= price_cents)", name="refund"),
+        Index("ix_consult_orders_account", "account_id", "id"),
+        Index("ix_consult_orders_queue", "service", "service_state", "paid_at"),
+        Index("ix_consult_orders_unpaid", "payment_state", "pay_deadline"),
+        Index("ix_consult_orders_waiting", "service_state", "response_deadline"),
+        Index("ix_consult_orders_staff", "staff_id", "id"),
+        Index("ix_consult_orders_refund", "refund_state", "updated_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_no: Mapped[str] = mapped_column(String(32), unique=True)  # WeChat Pay's out_trade_no
+    account_id: Mapped[int] = mapped_column(ForeignKey("patient_accounts.id"))
+    profile_id: Mapped[int | None] = mapped_column(ForeignKey("patient_profiles.id", ondelete="SET NULL"))
+    consult_id: Mapped[int] = mapped_column(ForeignKey("consults.id"), unique=True)
+    idempotency_key: Mapped[str] = mapped_column(String(64))
+    request_digest: Mapped[str] = mapped_column(String(64))
+    service: Mapped[ConsultService] = mapped_column(_enum(ConsultService))
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"))
+    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"))
+    mdt_department_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
+    patient_name: Mapped[str] = mapped_column(String(64))
+    patient_gender: Mapped[Gender] = mapped_column(_enum(Gender))
+    patient_birth_date: Mapped[date] = mapped_column(Date)
+    his_patient_id: Mapped[str | None] = mapped_column(String(64))
+    price_cents: Mapped[int] = mapped_column(Integer)
+    description: Mapped[str] = mapped_column(String(127))
+    payment_state: Mapped[PaymentState] = mapped_column(_enum(PaymentState))
+    service_state: Mapped[ServiceState] = mapped_column(_enum(ServiceState))
+    refund_state: Mapped[RefundState] = mapped_column(_enum(RefundState))
+    prepay_id: Mapped[str | None] = mapped_column(String(64))
+    transaction_id: Mapped[str | None] = mapped_column(String(64))
+    pay_deadline: Mapped[datetime]
+    paid_at: Mapped[datetime | None]
+    response_deadline: Mapped[datetime | None]
+    accepted_at: Mapped[datetime | None]
+    completed_at: Mapped[datetime | None]
+    complaint_cipher: Mapped[str | None] = mapped_column(Text)
+    history_cipher: Mapped[str | None] = mapped_column(Text)
+    report_ids: Mapped[list[str]] = mapped_column(default=list)
+    preferred_times: Mapped[list[str]] = mapped_column(default=list)  # ISO 8601 instants
+    consent_version: Mapped[str | None] = mapped_column(String(32))
+    consent_accepted_at: Mapped[datetime | None]
+    video_room: Mapped[str | None] = mapped_column(String(64), unique=True)
+    meeting_at: Mapped[datetime | None]
+    coordinator_account_id: Mapped[int | None] = mapped_column(ForeignKey("staff_accounts.id"))
+    refund_no: Mapped[str | None] = mapped_column(String(64), unique=True)  # WeChat Pay's out_refund_no
+    refund_cents: Mapped[int | None] = mapped_column(Integer)
+    refund_reason: Mapped[str | None] = mapped_column(String(80))
+    refund_id: Mapped[str | None] = mapped_column(String(64))
+    refunded_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class ConsultOrderTransition(Base):
+    """Every change of an order's state: who, when, from, to, why. Append-only (database triggers)."""
+
+    __tablename__ = "consult_order_transitions"
+    __table_args__ = (Index("ix_consult_order_transitions_order", "order_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("consult_orders.id"))
+    field: Mapped[StateField] = mapped_column(_enum(StateField))
+    from_state: Mapped[str | None] = mapped_column(String(32))  # None: the order was created
+    to_state: Mapped[str] = mapped_column(String(32))
+    action: Mapped[str] = mapped_column(String(32))
+    actor_kind: Mapped[str] = mapped_column(String(16))  # PATIENT, STAFF, SYSTEM, PAYMENT (WeChat Pay)
+    actor_id: Mapped[str | None] = mapped_column(String(64))
+    reason: Mapped[str | None] = mapped_column(String(200))
+    reference: Mapped[str | None] = mapped_column(String(64))  # e.g. WeChat Pay's notification id
+    request_id: Mapped[str | None] = mapped_column(String(64))
+    occurred_at: Mapped[datetime]
+
+
+class ConsultOrderExpert(Base):
+    """The experts a coordinator assigned to a team or MDT order."""
+
+    __tablename__ = "consult_order_experts"
+
+    order_id: Mapped[int] = mapped_column(ForeignKey("consult_orders.id"), primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), primary_key=True, index=True)
+    position: Mapped[int] = mapped_column(SmallInteger, default=0)
+
+
+class ConsultOpinion(Base):
+    """The combined opinion (团队/MDT 意见书) of a team or MDT order; health data, stored encrypted."""
+
+    __tablename__ = "consult_opinions"
+
+    order_id: Mapped[int] = mapped_column(ForeignKey("consult_orders.id"), primary_key=True)
+    body_cipher: Mapped[str] = mapped_column(Text)
+    author_staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    published_at: Mapped[datetime | None]
+
+
+class ConsultConsentDocument(Base):
+    """A versioned informed-consent text a consult service needs accepted per order (视频问诊)."""
+
+    __tablename__ = "consult_consent_documents"
+    __table_args__ = (UniqueConstraint("service", "version", name="uq_consult_consent_documents_service_version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    service: Mapped[ConsultService] = mapped_column(_enum(ConsultService))
+    version: Mapped[str] = mapped_column(String(32))
+    title: Mapped[str] = mapped_column(String(128))
+    body: Mapped[str] = mapped_column(Text)
+    effective_at: Mapped[datetime]
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("staff_accounts.id"))
+
+
+class RapidDuty(Base):
+    """Whether a doctor of the 极速咨询 GP team is on duty (taking queued orders) now."""
+
+    __tablename__ = "rapid_duty"
+
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), primary_key=True)
+    on_duty: Mapped[bool] = mapped_column(Boolean, default=False)
+    changed_at: Mapped[datetime]
 
 
 class AppMeta(Base):

@@ -3,7 +3,6 @@ only with --force (never in prod), and leaves data that is not demo data alone."
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import subprocess
@@ -18,14 +17,9 @@ from datasources.db.demo import SeedOutcome, seed_demo_data
 from datasources.db.engine import create_engine
 from datasources.db.migrate import upgrade_to_head
 from settings import ROOT, Settings, load_settings
-from support import ANCHOR
+from support import ANCHOR, PRODUCTION_ENV
 
-PROD = {
-    "ENV": "prod",
-    "SESSION_SECRET": "a-production-secret-of-enough-length-42",
-    "DATA_ENCRYPTION_KEY": base64.b64encode(bytes(range(32))).decode(),
-    "WECHAT_API_BASE_URL": "https://api.weixin.qq.com",
-}
+PROD = {"ENV": "prod", **PRODUCTION_ENV}
 
 
 async def _scalar(url: str, sql: str) -> Any:

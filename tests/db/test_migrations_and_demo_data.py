@@ -15,7 +15,7 @@ from datasources.db.demo import seed_demo_data
 from datasources.db.demo.seed import BASE_CONSULTS
 from datasources.db.engine import create_engine
 from datasources.db.migrate import alembic_config
-from datasources.db.tables import Base, Consult, include_name
+from datasources.db.tables import Base, Consult, ConsultOrder, include_name
 from support import ANCHOR, TEST_SCALE
 
 
@@ -32,11 +32,16 @@ async def test_migrations_leave_nothing_for_autogenerate(app: Any) -> None:
 
 async def test_seeding_again_with_the_same_data_set_changes_nothing(app: Any) -> None:
     engine = app.state.resources.engine
+    # Other tests place consult orders, each with its consult row: the demo's are those without one.
+    demo = select(func.count()).select_from(Consult).where(Consult.id.not_in(select(ConsultOrder.consult_id)))
+    async with engine.connect() as conn:
+        before = await conn.scalar(select(func.count()).select_from(Consult))
     report = await seed_demo_data(engine, scale=TEST_SCALE, anchor=ANCHOR)
     assert report.skipped
     async with engine.connect() as conn:
         # other tests add consults of signed-in patients; the demo's have no account
         demo = select(func.count()).select_from(Consult).where(Consult.account_id.is_(None))
+        assert await conn.scalar(select(func.count()).select_from(Consult)) == before
         assert await conn.scalar(demo) == round(BASE_CONSULTS * TEST_SCALE)
 
 

@@ -5,16 +5,20 @@ The list of fields comes from the schema itself, so a new field without a rule f
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import Enum
 from typing import Any
 
 import httpx
+from consults_support import CREATE, department_of, doctors_in, ok, pay, rapid_doctors, step
+from consults_support import Patient as ConsultPatient
 from graphql import GraphQLObjectType
 from identity_support import (
     ADD,
+    CONSENT,
     codes,
     gql,
     make_staff,
@@ -26,7 +30,10 @@ from identity_support import (
 )
 from sqlalchemy import text
 
+from datasources.consults import store
+from datasources.his.embedded import encounter
 from domain.enums import AdminRole
+from domain.health_records import VisitKind
 from schema import dev_schema
 from support import ANCHOR
 
@@ -58,6 +65,8 @@ class Callers:
     http: httpx.AsyncClient
     tokens: dict[str, str | None]
     app: Any = None
+    doctor_staff_id: int = 0
+    cache: dict[str, Any] = field(default_factory=dict)
 
     async def completed_consult_of_a(self) -> int:
         me = await gql(self.http, "{ me { id } }", token=self.tokens["patient A"])
@@ -134,6 +143,124 @@ async def _appreciation(c: Callers) -> dict[str, Any]:
 
 async def _code(_: Callers) -> dict[str, Any]:
     return {"code": sandbox_code("matrix-login")}
+
+
+# ---- consult orders of patient A, in the states the cases need --------------------------------
+
+
+async def _consult_patient(c: Callers) -> ConsultPatient:
+    """Patient A's profile for consults: consented, with a recent visit in the matrix doctor's department."""
+    if "patient" not in c.cache:
+        token = c.tokens["patient A"]
+        assert token is not None
+        his_id = f"MATRIX-{uuid.uuid4().hex[:8]}"
+        added = await ok(
+            c.http, ADD, {"input": profile_input(resident_id("11010519650101001"), hisPatientId=his_id)}, token
+        )
+        profile_id = str(added["addProfile"]["profile"]["id"])
+        await ok(c.http, CONSENT, {"id": profile_id, "version": "1.0"}, token)
+        name = await _department_name(c, await department_of(c.app, c.doctor_staff_id))
+        c.app.state.resources.his.remember(
+            his_id, [encounter(f"{his_id}-1", VisitKind.OUTPATIENT, name, ANCHOR - timedelta(days=10))]
+        )
+        c.cache["patient"] = ConsultPatient(token, profile_id, his_id)
+    patient: ConsultPatient = c.cache["patient"]
+    return patient
+
+
+async def _department_name(c: Callers, department_id: int) -> str:
+    from consults_support import rows
+
+    return str((await rows(c.app, "SELECT name FROM departments WHERE id = :d", d=department_id))[0]["name"])
+
+
+async def _order(c: Callers, service: str, **fields: Any) -> str:
+    patient = await _consult_patient(c)
+    data = await ok(
+        c.http,
+        CREATE,
+        {"input": {"idempotencyKey": uuid.uuid4().hex, "service": service, "profileId": patient.profile_id, **fields}},
+        patient.token,
+    )
+    result = data["createConsultOrder"]
+    assert result["__typename"] == "CreateConsultOrderSuccess", result
+    return str(result["order"]["id"])
+
+
+async def _unpaid(c: Callers) -> dict[str, Any]:
+    return {"id": await _order(c, "RAPID", complaint="咳嗽")}
+
+
+async def _rapid_paid(c: Callers) -> dict[str, Any]:
+    order_id = await _order(c, "RAPID", complaint="咳嗽")
+    await pay(c.http, await _consult_patient(c), order_id)
+    async with c.app.state.resources.sessions() as db, db.begin():
+        await store.set_duty(db, staff_id=c.doctor_staff_id, on=True, now=ANCHOR)
+    return {"id": order_id}
+
+
+async def _follow_up_paid(c: Callers) -> dict[str, Any]:
+    order_id = await _order(c, "FOLLOW_UP", staffId=str(c.doctor_staff_id))
+    await pay(c.http, await _consult_patient(c), order_id)
+    return {"id": order_id}
+
+
+async def _mdt_paid(c: Callers) -> dict[str, Any]:
+    own = await department_of(c.app, c.doctor_staff_id)
+    other = 1 if own != 1 else 2
+    order_id = await _order(
+        c,
+        "MDT",
+        complaint="多学科会诊",
+        departmentIds=[str(own), str(other)],
+        preferredTimes=[(ANCHOR + timedelta(days=3)).isoformat()],
+    )
+    await pay(c.http, await _consult_patient(c), order_id)
+    return {"id": order_id, "other": other}
+
+
+async def _mdt_with_experts(c: Callers) -> dict[str, Any]:
+    paid = await _mdt_paid(c)
+    coordinator = c.tokens["COORDINATOR"]
+    assert coordinator is not None
+    experts = [str(c.doctor_staff_id), str((await doctors_in(c.app, paid["other"]))[0])]
+    for name, extra in (
+        ("acceptConsultCoordination", {}),
+        ("markConsultPatientContacted", {}),
+        ("assignConsultExperts", {"staffIds": experts}),
+    ):
+        result = await step(c.http, coordinator, name, id=paid["id"], **extra)
+        assert result["__typename"] == "ConsultOrderSuccess", result
+    return {"id": paid["id"]}
+
+
+def _with(make: Variables, **extra: Any) -> Variables:
+    async def variables(c: Callers) -> dict[str, Any]:
+        found = await make(c)
+        return {"id": found["id"], **extra}
+
+    return variables
+
+
+async def _new_order_input(c: Callers) -> dict[str, Any]:
+    patient = await _consult_patient(c)
+    return {
+        "input": {
+            "idempotencyKey": uuid.uuid4().hex,
+            "service": "RAPID",
+            "profileId": patient.profile_id,
+            "complaint": "发热",
+        }
+    }
+
+
+async def _consent_version(_: Callers) -> dict[str, Any]:
+    return {"version": f"m-{uuid.uuid4().hex[:8]}"}
+
+
+DOCTOR: StaffOnly = frozenset({AdminRole.DOCTOR})
+COORDINATORS: StaffOnly = frozenset({AdminRole.COORDINATOR, AdminRole.SUPER_ADMIN})
+ORDER_RESULT = "{ __typename }"
 
 
 CASES: dict[str, Case] = {
@@ -236,6 +363,102 @@ CASES: dict[str, Case] = {
         "mutation { setLayout(variant: ELDER, layout: {compact: true, fontScale: 1.0, modules: []}) { __typename } }",
     ),
     "setConsultZone": Case(EDITORS, "mutation { setConsultZone(services: []) { __typename } }"),
+    # consult orders: public entry facts
+    "consultConsent": Case(Rule.PUBLIC, "{ consultConsent { version } }"),
+    "rapidConsultStatus": Case(Rule.PUBLIC, "{ rapidConsultStatus { queueLength } }"),
+    "followUpStaff": Case(Rule.PUBLIC, "{ followUpStaff(firstPerRole: 1) { label } }"),
+    # consult orders: patients (their own orders only)
+    "consultOrders": Case(Rule.PATIENT, "{ consultOrders(first: 1) { totalCount } }"),
+    "consultOrder": Case(Rule.OWNER, "query($id: ID!) { consultOrder(id: $id) { id } }", _unpaid),
+    "createConsultOrder": Case(
+        Rule.OWNER,
+        "mutation($input: CreateConsultOrderInput!) { createConsultOrder(input: $input) { __typename } }",
+        _new_order_input,
+    ),
+    "requestConsultPayment": Case(
+        Rule.OWNER, "mutation($id: ID!) { requestConsultPayment(id: $id) { __typename } }", _unpaid
+    ),
+    "syncConsultPayment": Case(
+        Rule.OWNER, f"mutation($id: ID!) {{ syncConsultPayment(id: $id) {ORDER_RESULT} }}", _unpaid
+    ),
+    "cancelConsultOrder": Case(
+        Rule.OWNER, f"mutation($id: ID!) {{ cancelConsultOrder(id: $id) {ORDER_RESULT} }}", _unpaid
+    ),
+    "rateConsultOrder": Case(
+        Rule.OWNER, f"mutation($id: ID!) {{ rateConsultOrder(id: $id, rating: 5) {ORDER_RESULT} }}", _unpaid
+    ),
+    "devPayConsultOrder": Case(
+        Rule.OWNER, f"mutation($id: ID!) {{ devPayConsultOrder(id: $id) {ORDER_RESULT} }}", _unpaid
+    ),
+    # consult orders: doctors (only orders assigned to them)
+    "doctorConsultOrders": Case(DOCTOR, "{ doctorConsultOrders(first: 1) { totalCount } }"),
+    "rapidConsultQueue": Case(DOCTOR, "{ rapidConsultQueue(first: 1) { totalCount } }"),
+    "acceptConsultOrder": Case(
+        DOCTOR, f"mutation($id: ID!) {{ acceptConsultOrder(id: $id) {ORDER_RESULT} }}", _follow_up_paid
+    ),
+    "declineConsultOrder": Case(
+        DOCTOR,
+        f"mutation($id: ID!, $reason: String!) {{ declineConsultOrder(id: $id, reason: $reason) {ORDER_RESULT} }}",
+        _with(_follow_up_paid, reason="今日停诊"),
+    ),
+    "completeConsultOrder": Case(
+        DOCTOR, f"mutation($id: ID!) {{ completeConsultOrder(id: $id) {ORDER_RESULT} }}", _follow_up_paid
+    ),
+    "acceptRapidConsult": Case(
+        DOCTOR, f"mutation($id: ID!) {{ acceptRapidConsult(id: $id) {ORDER_RESULT} }}", _rapid_paid
+    ),
+    "setRapidConsultDuty": Case(DOCTOR, "mutation { setRapidConsultDuty(onDuty: true) }"),
+    "writeConsultOpinion": Case(
+        DOCTOR,
+        f"mutation($id: ID!, $body: String!) {{ writeConsultOpinion(id: $id, body: $body) {ORDER_RESULT} }}",
+        _with(_mdt_with_experts, body="意见"),
+    ),
+    "publishConsultOpinion": Case(
+        DOCTOR, f"mutation($id: ID!) {{ publishConsultOpinion(id: $id) {ORDER_RESULT} }}", _mdt_with_experts
+    ),
+    # consult orders: coordinators (team and MDT orders)
+    "coordinationConsultOrders": Case(COORDINATORS, "{ coordinationConsultOrders(first: 1) { totalCount } }"),
+    "staffConsultOrder": Case(
+        frozenset({AdminRole.DOCTOR, AdminRole.COORDINATOR, AdminRole.SUPER_ADMIN}),
+        "query($id: ID!) { staffConsultOrder(id: $id) { id } }",
+        _mdt_with_experts,
+    ),
+    "acceptConsultCoordination": Case(
+        COORDINATORS, f"mutation($id: ID!) {{ acceptConsultCoordination(id: $id) {ORDER_RESULT} }}", _with(_mdt_paid)
+    ),
+    "rejectConsultOrder": Case(
+        COORDINATORS,
+        f"mutation($id: ID!, $reason: String!) {{ rejectConsultOrder(id: $id, reason: $reason) {ORDER_RESULT} }}",
+        _with(_mdt_paid, reason="专家无法安排"),
+    ),
+    "markConsultPatientContacted": Case(
+        COORDINATORS, f"mutation($id: ID!) {{ markConsultPatientContacted(id: $id) {ORDER_RESULT} }}", _with(_mdt_paid)
+    ),
+    "assignConsultExperts": Case(
+        COORDINATORS,
+        f"mutation($id: ID!, $s: [ID!]!) {{ assignConsultExperts(id: $id, staffIds: $s) {ORDER_RESULT} }}",
+        _with(_mdt_paid, s=["1", "2"]),
+    ),
+    "scheduleConsultMeeting": Case(
+        COORDINATORS,
+        f"mutation($id: ID!, $t: DateTime!) {{ scheduleConsultMeeting(id: $id, startsAt: $t) {ORDER_RESULT} }}",
+        _with(_mdt_paid, t=(ANCHOR + timedelta(days=2)).isoformat()),
+    ),
+    "markConsultHeld": Case(
+        COORDINATORS, f"mutation($id: ID!) {{ markConsultHeld(id: $id) {ORDER_RESULT} }}", _with(_mdt_paid)
+    ),
+    "refundConsultOrder": Case(
+        COORDINATORS,
+        f"mutation($id: ID!, $r: String!) {{ refundConsultOrder(id: $id, reason: $r) {ORDER_RESULT} }}",
+        _with(_rapid_paid, r="重复下单"),
+    ),
+    # consult orders: content editors
+    "publishConsultConsent": Case(
+        frozenset({AdminRole.CONTENT_EDITOR, AdminRole.SUPER_ADMIN}),
+        "mutation($version: String!) { publishConsultConsent(service: VIDEO, version: $version,"
+        ' title: "视频问诊知情同意书", body: "正文") { __typename } }',
+        _consent_version,
+    ),
     # last: it ends the caller's session
     "logout": Case(Rule.SIGNED_IN, "mutation { logout }"),
 }
@@ -279,20 +502,31 @@ async def test_authorization_matrix(http: httpx.AsyncClient, app: Any) -> None:
         "patient A": await patient_login(http, "matrix-a"),
         "patient B": await patient_login(http, "matrix-b"),
     }
+    # The DOCTOR account belongs to a doctor of the 极速咨询 GP team, as the consult fields need.
+    doctor = (await rapid_doctors(app))[0]
     for role in AdminRole:
-        tokens[role.value] = await staff_login(http, await make_staff(app, [role]))
-    callers = Callers(http, tokens, app)
+        staff_id = doctor if role is AdminRole.DOCTOR else None
+        tokens[role.value] = await staff_login(http, await make_staff(app, [role], staff_id=staff_id))
+    callers = Callers(http, tokens, app=app, doctor_staff_id=doctor)
     failures = []
-    for field, case in CASES.items():
+    for name, case in CASES.items():
         # the allowed callers last, so a denied attempt can never be mistaken for a prior success
         order = sorted(tokens, key=lambda caller: _expected(case.rule, caller) is None)
+        refused_target: dict[str, Any] | None = None
         for caller in order:
-            variables = await case.variables(callers) if case.variables else {}
+            want = _expected(case.rule, caller)
+            if case.variables is None:
+                variables: dict[str, Any] = {}
+            elif want is not None:
+                # denied attempts change nothing, so they may share one target; allowed ones get their own
+                refused_target = refused_target or await case.variables(callers)
+                variables = refused_target
+            else:
+                variables = await case.variables(callers)
             body = await gql(http, case.document, variables, tokens[caller])
             got = [c for c in codes(body) if c in ("UNAUTHENTICATED", "FORBIDDEN")]
-            want = _expected(case.rule, caller)
-            if field in EXPECTED_REFUSAL and want is None:
+            if name in EXPECTED_REFUSAL and want is None:
                 continue
             if (want is None and got) or (want is not None and got != [want]):
-                failures.append(f"{field} as {caller}: expected {want or 'allowed'}, got {got or body}")
+                failures.append(f"{name} as {caller}: expected {want or 'allowed'}, got {got or body}")
     assert not failures, "\n".join(failures)

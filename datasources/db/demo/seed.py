@@ -63,6 +63,10 @@ DEMO_TABLES: list[type[t.Base]] = [
 ]
 
 
+# Tables of real use that point at demo rows: while they hold anything, the demo data stays.
+LIVE_TABLES: list[type[t.Base]] = [t.ConsultOrder, t.RapidDuty]
+
+
 class SeedOutcome(StrEnum):
     SEEDED = "seeded"  # the database was empty
     REPLACED = "replaced"  # another demo data set was replaced (force)
@@ -126,8 +130,10 @@ async def seed_demo_data(
         meta = await conn.scalar(select(t.AppMeta.value).where(t.AppMeta.key == META_KEY))
         has_rows = bool(await conn.scalar(select(or_(*(exists().select_from(model) for model in DEMO_TABLES)))))
         if has_rows:
-            if meta is None:
-                return SeedReport(SeedOutcome.NOT_DEMO_DATA)
+            # Orders and duty rows refer to demo staff and consults but are real data: never replaced.
+            live = await conn.scalar(select(or_(*(exists().select_from(model) for model in LIVE_TABLES))))
+            if meta is None or (force and live):
+                return SeedReport(SeedOutcome.NOT_DEMO_DATA, present=meta)
             if not force:
                 same = {k: meta.get(k) for k in wanted} == wanted
                 return SeedReport(SeedOutcome.ALREADY_PRESENT if same else SeedOutcome.OTHER_DEMO_DATA, present=meta)
