@@ -33,7 +33,10 @@ class ErrorCode(StrEnum):
 strawberry.enum(
     ErrorCode,
     description="Machine-readable error codes, the same in `extensions.code` and in typed mutation errors. "
-    "CONFLICT: someone else is changing the same thing right now; try again shortly. "
+    "CONFLICT: done already, or someone else is changing the same thing right now; try again shortly. "
+    "ILLEGAL_TRANSITION: the consult order's state does not allow this now. "
+    "NOT_ELIGIBLE: the patient may not use the service (e.g. no recent offline visit in the department). "
+    "UNAVAILABLE: the HIS or WeChat Pay cannot answer now; try again later. "
     "CONSENT_REQUIRED: the profile's health-data consent is missing (ask for it with giveHealthDataConsent); "
     "HIS_NOT_LINKED: the profile is not (or not verifiably) linked to a patient of the hospital's HIS; "
     "HIS_UNAVAILABLE: the HIS did not answer in time (data, if any, is the last known, see `stale` and `asOf`).",

@@ -35,14 +35,6 @@ strawberry.enum(
     "homepage, moderation), COORDINATOR (team consults and MDT), DOCTOR (accepts consults, writes opinions), "
     "OPERATIONS (dashboards).",
 )
-strawberry.enum(
-    ErrorCode,
-    description="Machine-readable error codes, the same in `extensions.code` and in typed mutation errors: "
-    "BAD_USER_INPUT, NOT_FOUND, UNAUTHENTICATED, FORBIDDEN, INTERNAL_SERVER_ERROR; for consult orders also "
-    "ILLEGAL_TRANSITION (the order's state does not allow it now), NOT_ELIGIBLE (the patient may not use the "
-    "service), CONFLICT (done already, or changed by someone else at the same moment) and UNAVAILABLE (the HIS or "
-    "WeChat Pay cannot answer now; try again later).",
-)
 
 
 @strawberry.type(description="A consent text that patients accept, in one version.")

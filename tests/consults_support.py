@@ -107,7 +107,7 @@ async def new_patient(
     profile_id = str(data["addProfile"]["profile"]["id"])
     if consent:
         await ok(http, CONSENT, {"id": profile_id, "version": "1.0"}, token)
-    embedded: EmbeddedHis = app.state.resources.his
+    embedded: EmbeddedHis = app.state.resources.visit_history
     embedded.remember(
         his_id,
         [

@@ -194,7 +194,7 @@ async def test_an_emergency_or_inpatient_visit_also_qualifies(
 
 async def test_a_his_that_cannot_answer_refuses_the_order_for_now(app: Starlette, http: httpx.AsyncClient) -> None:
     patient, staff_id, _ = await _eligible(app, http)
-    his = app.state.resources.his
+    his = app.state.resources.visit_history
     his.unavailable = True
     try:
         result = await create(http, patient, "FOLLOW_UP", staffId=str(staff_id))

@@ -32,15 +32,18 @@ async def test_migrations_leave_nothing_for_autogenerate(app: Any) -> None:
 
 async def test_seeding_again_with_the_same_data_set_changes_nothing(app: Any) -> None:
     engine = app.state.resources.engine
-    # Other tests place consult orders, each with its consult row: the demo's are those without one.
-    demo = select(func.count()).select_from(Consult).where(Consult.id.not_in(select(ConsultOrder.consult_id)))
+    # Other tests add consults of signed-in patients and consult orders (each with its consult row):
+    # the demo's consults have neither an account nor an order.
+    demo = (
+        select(func.count())
+        .select_from(Consult)
+        .where(Consult.account_id.is_(None), Consult.id.not_in(select(ConsultOrder.consult_id)))
+    )
     async with engine.connect() as conn:
         before = await conn.scalar(select(func.count()).select_from(Consult))
     report = await seed_demo_data(engine, scale=TEST_SCALE, anchor=ANCHOR)
     assert report.skipped
     async with engine.connect() as conn:
-        # other tests add consults of signed-in patients; the demo's have no account
-        demo = select(func.count()).select_from(Consult).where(Consult.account_id.is_(None))
         assert await conn.scalar(select(func.count()).select_from(Consult)) == before
         assert await conn.scalar(demo) == round(BASE_CONSULTS * TEST_SCALE)
 

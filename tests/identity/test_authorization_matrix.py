@@ -160,7 +160,7 @@ async def _consult_patient(c: Callers) -> ConsultPatient:
         profile_id = str(added["addProfile"]["profile"]["id"])
         await ok(c.http, CONSENT, {"id": profile_id, "version": "1.0"}, token)
         name = await _department_name(c, await department_of(c.app, c.doctor_staff_id))
-        c.app.state.resources.his.remember(
+        c.app.state.resources.visit_history.remember(
             his_id, [encounter(f"{his_id}-1", VisitKind.OUTPATIENT, name, ANCHOR - timedelta(days=10))]
         )
         c.cache["patient"] = ConsultPatient(token, profile_id, his_id)
