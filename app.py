@@ -225,8 +225,12 @@ async def _consult_jobs(res: Resources) -> None:
             logger.exception("consult jobs failed; next run in %s s", res.settings.consult_jobs_interval_seconds)
 
 
-def _his(settings: Settings, clock: Clock) -> HisPort:
-    # The embedded HIS holds the demo patients' visits; production without a HIS answers nothing.
+def _visit_history(settings: Settings, clock: Clock, his: HisService) -> HisPort:
+    """Where the 复诊续方 eligibility check reads offline visits: the hospital's HIS when one is
+    configured (the same FHIR adapter the health records use); otherwise, in development, an embedded
+    list of the demo patients' visits, and in production nothing (every check answers unavailable)."""
+    if settings.his_fhir_base_url:
+        return his.port
     return EmbeddedHis(clock) if settings.is_dev else UnconfiguredHis()
 
 
@@ -269,7 +273,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> S
             lock_ttl=timedelta(seconds=settings.ranking_lock_seconds),
         )
         payments = build_payments(settings, pay_plan, http=http, clock=clock)
-        visit_history = _his(settings, clock)
+        visit_history = _visit_history(settings, clock, his)
         if pay_plan.sandbox is not None:
             pay_plan.sandbox.deliver_to = _deliverer(own)
         resources = Resources(
