@@ -281,7 +281,9 @@ def reason(board: RankingBoard, inputs: dict[str, Any], window: Window, rules: R
         rate = positive_rate(int(inputs.get("positive_reviews", 0)), int(inputs.get("reviews", 0)), rules)
         return text if rate is None else f"{text}，好评率 {rate * 100:.1f}%"
     if board in (RankingBoard.DOCTOR_POPULARITY, RankingBoard.DEPARTMENT_POPULARITY):
-        return f"近{rules.popularity_days}天问诊 {consults:,} 次，热度 {float(inputs.get('heat', 0.0)):.1f}"
+        thanks = int(inputs.get("appreciations", 0))
+        letters = f"，锦旗/感谢信 {thanks:,} 份" if thanks else ""
+        return f"近{rules.popularity_days}天问诊 {consults:,} 次{letters}，热度 {float(inputs.get('heat', 0.0)):.1f}"
     if board is RankingBoard.FASTEST_GROWTH:
         before = int(inputs.get("consults_before", 0))
         growth = (consults - before) / max(before, rules.growth_floor)
@@ -320,9 +322,10 @@ def definition(board: RankingBoard, rules: RankingRules) -> str:
     )
     if board is RankingBoard.DOCTOR_POPULARITY:
         return (
-            f"医生热度：近{rules.popularity_days}天已支付（未退款）的问诊，{decay}；在职{roles}前{rules.board_size}名，"
-            f"热度相同按问诊次数，再按编号。 Top {rules.board_size} staff still employed; ties by consult count, "
-            "then by id. Thank-you letters and e-banners will add to it once they exist."
+            f"医生热度：近{rules.popularity_days}天已支付（未退款）的问诊，加上同期发布的电子锦旗和感谢信，{decay}"
+            f"（每份锦旗或感谢信按发布时间同样计权）；在职{roles}前{rules.board_size}名，热度相同按问诊次数，再按编号。"
+            f" Published e-banners and thank-you letters of the window weigh the same way, by their publication "
+            f"time. Top {rules.board_size} staff still employed; ties by consult count, then by id."
         )
     if board is RankingBoard.DEPARTMENT_POPULARITY:
         return (

@@ -77,7 +77,13 @@ class RankingInputs:
     consults_before: int | None = strawberry.field(
         description="最快成长: paid consults in the same stretch of last month."
     )
-    heat: float | None = strawberry.field(description="Popularity: the sum of exp(−age_days/τ) over the consults.")
+    appreciations: int | None = strawberry.field(
+        description="医生热度: e-banners and thank-you letters published in the window."
+    )
+    heat: float | None = strawberry.field(
+        description="Popularity: the sum of exp(−age_days/τ) over the consults (and, for 医生热度, the published "
+        "e-banners and thank-you letters)."
+    )
     reviews: int | None = strawberry.field(
         description="Gold boards and 团队最佳: reviews given before the period ended."
     )
@@ -105,6 +111,7 @@ class RankingInputs:
         return cls(
             consults=count("consults"),
             consults_before=count("consults_before"),
+            appreciations=count("appreciations"),
             heat=None if "heat" not in inputs else float(inputs["heat"]),
             reviews=reviews,
             positive_reviews=count("positive_reviews"),

@@ -13,13 +13,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, case, delete, func, insert, literal, select
+from sqlalchemy import Select, and_, case, delete, func, insert, literal, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
-from datasources.db.tables import Consult, RankingEntry, RankingSnapshot, Staff, Team
+from datasources.db.tables import Appreciation, Consult, RankingEntry, RankingSnapshot, Staff, Team
 from datasources.db.types import days_between, round_float
-from domain.enums import ConsultStatus
+from domain.enums import AppreciationStatus, ConsultStatus
 from domain.rankings import SCORE_DIGITS, RankingBoard, RankingRules, Window
 
 AnySelect = Select[*tuple[Any, ...]]
@@ -119,18 +119,42 @@ def _gold(window: Window, rules: RankingRules, size: int) -> AnySelect:
 
 
 def _popularity(window: Window, rules: RankingRules, size: int) -> AnySelect:
-    age_days = days_between(Consult.paid_at, literal(window.ends_at, Consult.paid_at.type))
+    """医生热度 / 科室热度: every booked consult of the window weighs exp(−age_days/τ); for doctors, so
+    does every e-banner (电子锦旗) and thank-you letter (感谢信) published in the window."""
     departments = window.board is RankingBoard.DEPARTMENT_POPULARITY
     subject = Consult.department_id if departments else Consult.staff_id
-    grouped = (
-        select(
-            subject.label("subject_id"),
-            func.count().label("consults"),
-            round_float(func.sum(func.exp(-age_days / rules.decay_days)), SCORE_DIGITS).label("heat"),
+    consults = select(
+        subject.label("subject_id"),
+        Consult.paid_at.label("at"),
+        literal(1).label("consult"),
+        literal(0).label("appreciation"),
+    ).where(_booked(window.starts_at, window.ends_at), subject.is_not(None))
+    events: Any = consults
+    if not departments:
+        events = union_all(
+            consults,
+            select(
+                Appreciation.staff_id.label("subject_id"),
+                Appreciation.published_at.label("at"),
+                literal(0).label("consult"),
+                literal(1).label("appreciation"),
+            ).where(
+                Appreciation.status == AppreciationStatus.PUBLISHED,
+                Appreciation.staff_id.is_not(None),
+                Appreciation.published_at >= window.starts_at,
+                Appreciation.published_at < window.ends_at,
+            ),
         )
-        .where(_booked(window.starts_at, window.ends_at), subject.is_not(None))
-        .group_by(subject)
-    )
+    e = events.subquery("events")
+    age_days = days_between(e.c.at, literal(window.ends_at, Consult.paid_at.type))
+    columns = [
+        e.c.subject_id.label("subject_id"),
+        func.sum(e.c.consult).label("consults"),
+        round_float(func.sum(func.exp(-age_days / rules.decay_days)), SCORE_DIGITS).label("heat"),
+    ]
+    if not departments:
+        columns.insert(2, func.sum(e.c.appreciation).label("appreciations"))
+    grouped = select(*columns).group_by(e.c.subject_id)
     return _ranked(
         grouped,
         lambda c: [c.heat.desc(), c.consults.desc(), c.subject_id.asc()],

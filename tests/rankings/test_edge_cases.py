@@ -236,3 +236,61 @@ async def test_reviews_after_the_month_do_not_change_a_past_gold_board(ranking_e
     rows += [consult(staff=2, completed=IN_OCTOBER, rating=5, reviewed=local(2026, 11, 2, 9, 0)) for _ in range(5)]
     # then: at the time, staff 1 had a (poor) rate and staff 2 none, which sorts last
     assert [s for s, _ in await board(ranking_engine, RankingBoard.GOLD_STAFF, rows)] == [1, 2]
+
+
+# ---- e-banners and thank-you letters count towards 医生热度 ----------------------------------------
+
+
+async def test_published_banners_and_letters_add_to_doctor_popularity(ranking_engine: AsyncEngine) -> None:
+    from sqlalchemy import delete, insert, select
+
+    from datasources.db import tables as t
+
+    # given: doctor 1 has one consult paid a day ago; doctor 3 has none, but two published appreciations
+    # (one and two days old), one still pending, and one published eight days ago (outside the window)
+    unpaid = consult(staff=3, status="CANCELLED")  # what the appreciations thank for; not counted themselves
+    await replace_consults(ranking_engine, [consult(staff=1, paid=NOW - timedelta(days=1)), unpaid, unpaid])
+    async with ranking_engine.begin() as conn:
+        await conn.execute(delete(t.Appreciation))
+        await conn.execute(delete(t.PatientAccount).where(t.PatientAccount.openid == "ranking-thanks"))
+        account = await conn.scalar(
+            insert(t.PatientAccount).values(openid="ranking-thanks", created_at=NOW).returning(t.PatientAccount.id)
+        )
+        first, second = (await conn.scalars(select(t.Consult.id).where(t.Consult.staff_id == 3))).all()
+
+        def thanks(kind: str, status: str, published: datetime | None, consult_id: int) -> dict[str, object]:
+            return {
+                "kind": kind,
+                "design": "CLASSIC_RED" if kind == "BANNER" else None,
+                "consult_id": consult_id,
+                "account_id": account,
+                "staff_id": 3,
+                "text": "谢谢医生",
+                "signature": "王**",
+                "status": status,
+                "created_at": NOW - timedelta(days=9),
+                "published_at": published,
+            }
+
+        await conn.execute(
+            insert(t.Appreciation),
+            [
+                thanks("BANNER", "PUBLISHED", NOW - timedelta(days=1), first),
+                thanks("LETTER", "PUBLISHED", NOW - timedelta(days=2), first),
+                thanks("LETTER", "PENDING", None, second),
+                thanks("BANNER", "PUBLISHED", NOW - timedelta(days=8), second),
+            ],
+        )
+    try:
+        # when
+        entries = await sql_board(ranking_engine, RankingBoard.DOCTOR_POPULARITY, NOW, Params())
+        # then: each published one in the window weighs exp(−age/3) like a consult
+        by_subject = {e.subject_id: e for e in entries}
+        assert abs(by_subject[3].score - (math.exp(-1 / 3) + math.exp(-2 / 3))) < 1e-5
+        assert by_subject[3].inputs["appreciations"] == 2 and by_subject[3].inputs["consults"] == 0
+        assert abs(by_subject[1].score - math.exp(-1 / 3)) < 1e-5
+        assert [e.subject_id for e in entries] == [3, 1]
+    finally:
+        async with ranking_engine.begin() as conn:
+            await conn.execute(delete(t.Appreciation))
+            await conn.execute(delete(t.PatientAccount).where(t.PatientAccount.openid == "ranking-thanks"))

@@ -48,7 +48,7 @@ async def test_recomputing_a_period_replaces_its_snapshot(world: AsyncEngine) ->
     ]
     assert RankingRules.from_json(snapshots[0].rules) == rules
     assert [(e.rank, e.subject_id) for e in entries] == [(1, 3)]
-    assert entries[0].inputs == {"consults": 1, "heat": round(math.exp(-1 / 72), 6)}
+    assert entries[0].inputs == {"consults": 1, "appreciations": 0, "heat": round(math.exp(-1 / 72), 6)}
     assert orphans == 0
 
 
