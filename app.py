@@ -36,8 +36,8 @@ from datasources.consults.store import Actor
 from datasources.consults.video import VideoLinks
 from datasources.consults.visits import PortVisits
 from datasources.db.engine import Sessions, create_engine, session_factory
-from datasources.his.embedded import EmbeddedHis, UnconfiguredHis
-from datasources.his.port import HisPort
+from datasources.his.embedded import EmbeddedHis
+from datasources.his.port import HisPort, UnconfiguredHis
 from datasources.his.resilience import Breakers, Deadline
 from datasources.his.service import HisService
 from datasources.his.setup import build_his, plan_his

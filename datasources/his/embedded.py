@@ -1,10 +1,10 @@
-"""A small embedded HIS for development and tests on this branch: the offline visits of the demo
-patients (their profiles' `his_patient_id`, P100010 ... P100031), relative to the app's clock.
+"""A small embedded HIS for the 复诊续方 eligibility check in development and tests: the offline
+visits of the demo patients (their profiles' `his_patient_id`, P100010 ... P100031), relative to
+the app's clock.
 
-It implements the whole `HisPort`; only `record()` has data (encounters, no reports). The FHIR
-simulator replaces it where it exists. Tests add patients with `remember()`, and make it fail with
-`unavailable = True`. `UnconfiguredHis` stands in for production without a HIS: every read is
-unavailable, so nothing synthetic ever reaches a real patient.
+It implements the whole `HisPort`; only `record()` has data (encounters, no reports). Tests add
+patients with `remember()`, and make it fail with `unavailable = True`. Production without a HIS
+uses `datasources.his.port.UnconfiguredHis` instead, so nothing synthetic reaches a real patient.
 """
 
 from __future__ import annotations
@@ -100,11 +100,3 @@ class EmbeddedHis:
     ) -> AttachmentContent | None:
         self._check()
         return None
-
-
-class UnconfiguredHis(EmbeddedHis):
-    upstream = "his:unconfigured"
-
-    def __init__(self) -> None:
-        super().__init__(clock=lambda: datetime.min)
-        self.unavailable = True
