@@ -286,8 +286,13 @@ async def consult_orders(
 
 async def consult_order(info: Info, id: OrderId) -> ConsultOrder:
     order_id = parse_id(id)
+    return await _read(info, order_id, info.context.consults.for_patient(order_id, account_id=_account(info)))
+
+
+async def _read(info: Info, order_id: int, load: Awaitable[OrderRow]) -> ConsultOrder:
+    """One order the viewer may see; any other id is FORBIDDEN (and audited as such)."""
     try:
-        row = await info.context.consults.for_patient(order_id, account_id=_account(info))
+        row = await load
     except NotYours:
         raise await _denied(info, "consult.read", order_id) from None
     return ConsultOrder.from_row(row, info)
@@ -504,11 +509,7 @@ async def coordination_consult_orders(
 
 async def staff_consult_order(info: Info, id: OrderId) -> ConsultOrder:
     order_id = parse_id(id)
-    try:
-        row = await info.context.consults.for_staff(order_id, scope=_scope(info))
-    except NotYours:
-        raise await _denied(info, "consult.read", order_id) from None
-    return ConsultOrder.from_row(row, info)
+    return await _read(info, order_id, info.context.consults.for_staff(order_id, scope=_scope(info)))
 
 
 async def _coordinate(info: Info, order_id: int, work: Coordination) -> ConsultOrderResult:

@@ -83,6 +83,9 @@ SERVICE_TITLES = {
     ConsultService.MDT: "多学科诊疗(MDT)",
 }
 CONSENT_SERVICES = frozenset({ConsultService.VIDEO})
+# Orders that go to the staff member the patient chose; with 极速咨询, those a doctor works on alone.
+_CHOSEN = frozenset({ConsultService.FOLLOW_UP, ConsultService.VIDEO})
+_DIRECT = _CHOSEN | {ConsultService.RAPID}
 _KEY = re.compile(r"[A-Za-z0-9_-]{8,64}")
 _REPORT_ID = re.compile(r"[A-Za-z0-9.\-]{1,64}")
 _BATCH = 100
@@ -330,6 +333,32 @@ class ConsultOrders:
         order = await self._get(db, order_id)
         if order.account_id != account_id:
             raise NotYours(order_id)
+        return order
+
+    async def _assigned(
+        self, db: AsyncSession, order_id: int, scope: StaffScope, services: frozenset[ConsultService]
+    ) -> ConsultOrder:
+        """The order, when it is one of `services` and assigned to the signed-in doctor."""
+        order = await self._get(db, order_id)
+        if scope.doctor is None or order.staff_id != scope.doctor or order.service not in services:
+            raise NotYours(order_id)
+        return order
+
+    async def _step(
+        self,
+        db: AsyncSession,
+        order_id: int,
+        action: Action,
+        audit_action: str,
+        actor: Actor,
+        now: datetime,
+        values: Mapping[str, object],
+    ) -> ConsultOrder:
+        """One move of the service state with its audit row, inside the caller's transaction."""
+        order = await store.transition(
+            db, order_id, [Step(StateField.SERVICE, action)], actor=actor, now=now, values=values
+        )
+        await store.audit(db, actor, action=audit_action, result=AuditResult.OK, order_id=order_id, at=now)
         return order
 
     # ---- ordering -------------------------------------------------------------------------
@@ -629,25 +658,9 @@ class ConsultOrders:
 
     async def accept(self, order_id: int, *, scope: StaffScope, actor: Actor, now: datetime) -> ConsultOrder:
         """The chosen staff member takes a 复诊续方 or 视频问诊 order on."""
-        doctor = scope.doctor
         async with self._sessions() as db, db.begin():
-            order = await self._get(db, order_id)
-            if (
-                doctor is None
-                or order.staff_id != doctor
-                or order.service not in (ConsultService.FOLLOW_UP, ConsultService.VIDEO)
-            ):
-                raise NotYours(order_id)
-            order = await store.transition(
-                db,
-                order_id,
-                [Step(StateField.SERVICE, Action.ACCEPT)],
-                actor=actor,
-                now=now,
-                values={"accepted_at": now},
-            )
-            await store.audit(db, actor, action="consult.accept", result=AuditResult.OK, order_id=order_id, at=now)
-        return order
+            await self._assigned(db, order_id, scope, _CHOSEN)
+            return await self._step(db, order_id, Action.ACCEPT, "consult.accept", actor, now, {"accepted_at": now})
 
     async def accept_rapid(self, order_id: int, *, scope: StaffScope, actor: Actor, now: datetime) -> ConsultOrder:
         """The first on-duty doctor of the GP team to ask gets the order; anyone later is refused."""
@@ -658,32 +671,15 @@ class ConsultOrders:
                 raise NotYours(order_id)
             if not await store.on_duty(db, doctor):
                 raise OrderRefused(Refusal.NOT_ON_DUTY, "请先开始值班 (go on duty first)")
-            order = await store.transition(
-                db,
-                order_id,
-                [Step(StateField.SERVICE, Action.ACCEPT)],
-                actor=actor,
-                now=now,
-                values={"accepted_at": now, "staff_id": doctor},
-            )
-            await store.audit(
-                db, actor, action="consult.accept_rapid", result=AuditResult.OK, order_id=order_id, at=now
-            )
-        return order
+            values = {"accepted_at": now, "staff_id": doctor}
+            return await self._step(db, order_id, Action.ACCEPT, "consult.accept_rapid", actor, now, values)
 
     async def decline(
         self, order_id: int, *, scope: StaffScope, reason: str, actor: Actor, now: datetime
     ) -> ConsultOrder:
         why = _text(reason, "reason", limit=80, required=True) or ""
-        doctor = scope.doctor
         async with self._sessions() as db, db.begin():
-            order = await self._get(db, order_id)
-            if (
-                doctor is None
-                or order.staff_id != doctor
-                or order.service not in (ConsultService.FOLLOW_UP, ConsultService.VIDEO)
-            ):
-                raise NotYours(order_id)
+            order = await self._assigned(db, order_id, scope, _CHOSEN)
             steps = [Step(StateField.SERVICE, Action.DECLINE), *_refund_steps(order)]
             await store.transition(
                 db, order_id, steps, actor=actor, now=now, reason=why, values=_refund_values(order, reason=why)
@@ -693,22 +689,11 @@ class ConsultOrders:
         return await self._reload(order_id)
 
     async def complete(self, order_id: int, *, scope: StaffScope, actor: Actor, now: datetime) -> ConsultOrder:
-        doctor = scope.doctor
         async with self._sessions() as db, db.begin():
-            order = await self._get(db, order_id)
-            direct = (ConsultService.FOLLOW_UP, ConsultService.VIDEO, ConsultService.RAPID)
-            if doctor is None or order.staff_id != doctor or order.service not in direct:
-                raise NotYours(order_id)
-            order = await store.transition(
-                db,
-                order_id,
-                [Step(StateField.SERVICE, Action.COMPLETE)],
-                actor=actor,
-                now=now,
-                values={"completed_at": now},
+            await self._assigned(db, order_id, scope, _DIRECT)
+            return await self._step(
+                db, order_id, Action.COMPLETE, "consult.complete", actor, now, {"completed_at": now}
             )
-            await store.audit(db, actor, action="consult.complete", result=AuditResult.OK, order_id=order_id, at=now)
-        return order
 
     async def set_duty(self, *, scope: StaffScope, on: bool, actor: Actor, now: datetime) -> bool:
         doctor = scope.doctor
