@@ -1,5 +1,5 @@
-"""The Starlette application: long-lived clients built once in the lifespan, routes, and the
-GraphQL view that builds a typed Context for every request.
+"""The Starlette application: long-lived clients built once in the lifespan, routes (the GraphQL
+endpoint is server/graphql_http.py) and middlewares.
 
 Run it with `make run`, or `uvicorn app:create_app --factory` after `python -m cli migrate`.
 """
@@ -21,11 +21,11 @@ import httpx
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-from strawberry.asgi import GraphQL
 
 import graphiql
 import log_privacy
@@ -38,13 +38,12 @@ from datasources.consults.visits import PortVisits
 from datasources.db.engine import Sessions, create_engine, session_factory
 from datasources.his.embedded import EmbeddedHis
 from datasources.his.port import HisPort, UnconfiguredHis
-from datasources.his.resilience import Breakers, Deadline
+from datasources.his.resilience import Breakers
 from datasources.his.service import HisService
 from datasources.his.setup import build_his, plan_his
 from datasources.his.simulator import HisSimulator
 from datasources.identity.field_crypto import FieldCipher
 from datasources.identity.tokens import SessionTokens
-from datasources.identity.viewer import resolve_viewer
 from datasources.payments import NotificationKind, WeChatPay, build_payments, plan_payments
 from datasources.payments.sandbox import WeChatPaySandbox
 from datasources.rankings import RankingJob
@@ -53,9 +52,8 @@ from datasources.wechat import WeChatClient, sandbox_transport
 from domain.audit import ActorKind
 from domain.consults import Deadlines
 from downloads import attachment_download
-from loaders import make_loaders
-from schema import dev_schema, schema
-from schema.context import Context
+from server.graphql_http import GraphQLEndpoint
+from server.security import SecurityHeadersMiddleware, cors_options
 from settings import ROOT, Settings, get_settings
 
 logger = logging.getLogger("hospital_bff")
@@ -99,49 +97,6 @@ def _deliverer(own: httpx.AsyncClient) -> Callable[[str, Mapping[str, str], byte
         return response.status_code
 
     return deliver
-
-
-class HospitalGraphQL(GraphQL[Context, None]):
-    """strawberry's ASGI view with our Context and the offline GraphiQL page."""
-
-    def __init__(self, resources: Callable[[], Resources], *, dev: bool, **kwargs: Any) -> None:
-        super().__init__(dev_schema if dev else schema, **kwargs)
-        self._resources = resources
-        # Built once: the page only changes when the installed assets do.
-        self._ide_page = graphiql.graphiql_html(ROOT) if self.graphql_ide else ""
-
-    async def get_context(self, request: Request, response: Any) -> Context:  # type: ignore[override]
-        res = self._resources()
-        now = res.clock()
-        viewer = await resolve_viewer(
-            request.headers.get("authorization"),
-            tokens=res.tokens,
-            sessions=res.sessions,
-            now=now,
-            staff_idle=timedelta(minutes=res.settings.staff_session_idle_minutes),
-        )
-        return Context(
-            request=request,
-            request_id=request.scope.get("state", {}).get("request_id", "-"),
-            client_address=request.client.host if request.client else None,
-            now=now,
-            settings=res.settings,
-            viewer=viewer,
-            db=res.sessions,
-            cache=res.cache,
-            loaders=make_loaders(res.sessions, now=now, stats_window_days=res.settings.stats_window_days),
-            tokens=res.tokens,
-            cipher=res.cipher,
-            wechat=res.wechat,
-            his=res.his,
-            his_deadline=Deadline.after(res.settings.his_deadline_ms / 1000),
-            attachment_links=res.attachment_links,
-            consults=res.consults,
-            pay_sandbox=res.pay_sandbox,
-        )
-
-    async def render_graphql_ide(self, request: Request) -> HTMLResponse:
-        return HTMLResponse(self._ide_page)
 
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -336,11 +291,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> S
             await cache.close()
             await engine.dispose()
 
-    view = HospitalGraphQL(
-        lambda: state["resources"], dev=settings.is_dev, graphql_ide="graphiql" if settings.is_dev else None
-    )
+    endpoint = GraphQLEndpoint(lambda: state["resources"], settings=settings)
     routes: list[BaseRoute] = [
-        Route("/graphql", view, methods=["GET", "POST"]),
+        Route("/graphql", endpoint, methods=["GET", "POST"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         # A report's PDF behind a short-lived signed link (see downloads.py); never cached.
@@ -354,4 +307,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> S
     # Added first, so it runs inside the request-id middleware: a 413 still carries its request id.
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=64 * 1024)
     app.add_middleware(RequestIdMiddleware)
+    # Outermost: CORS preflights and every other answer, 413 included, carry the security headers.
+    app.add_middleware(CORSMiddleware, **cors_options(settings.cors_origins))
+    app.add_middleware(SecurityHeadersMiddleware, hsts=not settings.is_dev)
     return app

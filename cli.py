@@ -278,6 +278,19 @@ def export_schema() -> None:
     print("wrote schema.graphql")
 
 
+def write_trusted_documents() -> None:
+    """operations/manifest.json: {sha256: document} of every operations/*.graphql (TRUSTED_DOCUMENTS)."""
+    import json
+
+    from server.persisted_queries import build_manifest
+    from settings import ROOT
+
+    manifest = build_manifest(ROOT / "operations")
+    text = json.dumps(manifest, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
+    (ROOT / "operations" / "manifest.json").write_text(text, encoding="utf-8")
+    print(f"wrote operations/manifest.json ({len(manifest)} documents)")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m cli", description=__doc__, formatter_class=argparse.RawTextHelpFormatter
@@ -286,6 +299,7 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("serve", help="migrate, seed an empty database (dev) and serve")
     commands.add_parser("migrate", help="apply database migrations")
     commands.add_parser("schema", help="export the GraphQL SDL to schema.graphql")
+    commands.add_parser("trusted-documents", help="write operations/manifest.json from operations/*.graphql")
     commands.add_parser("purge-audit", help="delete audit rows past their retention period")
     commands.add_parser("consult-jobs", help="run the consult jobs once (expiry, deadlines, refunds)")
     account_parser = commands.add_parser("create-staff-account", help="create an admin-side account")
@@ -322,6 +336,8 @@ def main(argv: list[str] | None = None) -> int:
         serve(settings)
     elif args.command == "schema":
         export_schema()
+    elif args.command == "trusted-documents":
+        write_trusted_documents()
     elif args.command == "purge-audit":
         asyncio.run(purge_audit(settings))
     elif args.command == "consult-jobs":

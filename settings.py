@@ -6,6 +6,7 @@ environment. A wrong value stops start-up with a message that names the variable
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
@@ -18,6 +19,9 @@ from domain.enums import StaffRole
 from domain.rankings import RankingRules
 
 ROOT = Path(__file__).resolve().parent
+
+
+_ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?/?$")
 
 
 class Environment(StrEnum):
@@ -132,6 +136,44 @@ class Settings(BaseSettings):
         description="Comma-separated words refused in e-banners and thank-you letters before an editor sees them "
         "(case, full-width letters and spaces between characters are ignored).",
     )
+    # ---- HTTP endpoint: batching, CSRF, CORS, persisted queries ----
+    graphql_max_batch: int = Field(
+        5, ge=1, le=50, description="At most this many operations in one batched request (a JSON array)."
+    )
+    csrf_prevention: bool = Field(
+        True,
+        description="Refuse GET requests and POSTs with a simple content type (text/plain, form data, none) "
+        "unless they carry an Apollo-Require-Preflight or X-Apollo-Operation-Name header (as Apollo Server does).",
+    )
+    cors_allowed_origins: str = Field(
+        "",
+        description="Comma-separated origins (https://admin.hospital.example) that browsers may call the API "
+        "from; empty: no cross-origin access.",
+    )
+    apq_enabled: bool = Field(
+        True, description="Accept automatic persisted queries (Apollo's APQ protocol): documents sent by hash."
+    )
+    apq_ttl_seconds: int = Field(
+        7 * 86_400, ge=60, le=365 * 86_400, description="How long a registered persisted query is kept in the cache."
+    )
+    trusted_documents: Path | None = Field(
+        None,
+        description="Path of a JSON manifest {sha256: document} (python -m cli trusted-documents writes one); "
+        "when set, only those documents run.",
+    )
+
+    @field_validator("cors_allowed_origins")
+    @classmethod
+    def _origins(cls, value: str) -> str:
+        for origin in (part.strip() for part in value.split(",")):
+            if origin and not _ORIGIN.match(origin):
+                raise ValueError(f"{origin!r} is not an origin like https://admin.hospital.example (no path, no *)")
+        return value
+
+    @property
+    def cors_origins(self) -> list[str]:
+        return [origin.strip().rstrip("/") for origin in self.cors_allowed_origins.split(",") if origin.strip()]
+
     # ---- WeChat Pay v3 (unset base URL: the built-in sandbox, with locally generated keys) ----
     wechatpay_base_url: str | None = Field(
         None, description="https://api.mch.weixin.qq.com in production; unset uses the built-in WeChat Pay sandbox."

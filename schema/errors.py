@@ -27,6 +27,11 @@ class ErrorCode(StrEnum):
     NOT_ELIGIBLE = "NOT_ELIGIBLE"  # the patient may not use this service (e.g. no recent offline visit)
     CONFLICT = "CONFLICT"  # done already, or changed by someone else at the same moment; try again shortly
     UNAVAILABLE = "UNAVAILABLE"  # an outside system (HIS, WeChat Pay) cannot answer now; try again later
+    QUERY_TOO_COMPLEX = "QUERY_TOO_COMPLEX"  # the request exceeds a limit (depth, aliases, tokens, batch size ...)
+    PERSISTED_QUERY_NOT_FOUND = "PERSISTED_QUERY_NOT_FOUND"  # unknown hash: send the document with its hash once
+    PERSISTED_QUERY_NOT_SUPPORTED = "PERSISTED_QUERY_NOT_SUPPORTED"  # persisted queries are turned off
+    OPERATION_NOT_TRUSTED = "OPERATION_NOT_TRUSTED"  # not one of the mini-program's trusted documents
+    CSRF_PREVENTED = "CSRF_PREVENTED"  # a GET or simple POST without a header a browser form cannot send
 
 
 # Registered here, next to the codes, so that every module using them gets the same GraphQL enum.
@@ -39,7 +44,12 @@ strawberry.enum(
     "UNAVAILABLE: the HIS or WeChat Pay cannot answer now; try again later. "
     "CONSENT_REQUIRED: the profile's health-data consent is missing (ask for it with giveHealthDataConsent); "
     "HIS_NOT_LINKED: the profile is not (or not verifiably) linked to a patient of the hospital's HIS; "
-    "HIS_UNAVAILABLE: the HIS did not answer in time (data, if any, is the last known, see `stale` and `asOf`).",
+    "HIS_UNAVAILABLE: the HIS did not answer in time (data, if any, is the last known, see `stale` and `asOf`). "
+    "PERSISTED_QUERY_NOT_FOUND: the server does not know the document's hash; send the document with the hash once. "
+    "PERSISTED_QUERY_NOT_SUPPORTED: automatic persisted queries are turned off; send the document. "
+    "OPERATION_NOT_TRUSTED: only the mini-program's trusted documents run on this server. "
+    "CSRF_PREVENTED: a GET, or a POST with a simple content type, needs an `Apollo-Require-Preflight` or "
+    "`X-Apollo-Operation-Name` header.",
 )
 
 

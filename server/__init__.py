@@ -1,0 +1,1 @@
+"""The HTTP layer: the GraphQL endpoint, its security rules and persisted queries."""
