@@ -24,7 +24,6 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import Backend
 from fault_support import TcpProxy
 from identity_support import sandbox_code
 from sqlalchemy.engine import make_url
@@ -54,7 +53,7 @@ class Outage:
 
 
 @pytest.fixture
-def outage(backend: Backend, tmp_path: Path) -> Any:
+def outage(backend: Any, tmp_path: Path) -> Any:
     url = make_url(backend.database_url)
     if url.get_backend_name() == "postgresql":
         proxy = TcpProxy(url.host or "127.0.0.1", url.port or 5432)

@@ -17,7 +17,6 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import Backend
 from fault_support import LiveServer, live_servers, server_env
 from identity_support import codes, gql, make_staff, patient_login, staff_login
 from sqlalchemy import delete, insert, select
@@ -34,7 +33,7 @@ SET_FEATURED = """mutation($items: [FeaturedDepartmentInput!]!) {
 
 
 @pytest.fixture
-def shared_backend(backend: Backend) -> Backend:
+def shared_backend(backend: Any) -> Any:
     if not (os.environ.get("TEST_DATABASE_URL") and os.environ.get("TEST_REDIS_URL")):
         pytest.skip(
             "several instances need PostgreSQL and Redis: this test runs in the PostgreSQL + Redis pass "
@@ -44,7 +43,7 @@ def shared_backend(backend: Backend) -> Backend:
 
 
 @pytest.fixture
-async def instances(shared_backend: Backend, tmp_path: Path) -> AsyncIterator[list[LiveServer]]:
+async def instances(shared_backend: Any, tmp_path: Path) -> AsyncIterator[list[LiveServer]]:
     env = server_env(shared_backend.database_url, shared_backend.redis_url, shared_backend.redis_prefix)
     with live_servers(2, env, tmp_path) as servers:
         yield servers
