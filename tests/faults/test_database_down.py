@@ -25,11 +25,12 @@ from typing import Any
 import httpx
 import pytest
 from fault_support import TcpProxy
-from identity_support import sandbox_code
+from identity_support import make_staff, sandbox_code, staff_login
 from sqlalchemy.engine import make_url
 from starlette.applications import Starlette
 
 from app import create_app
+from domain.enums import AdminRole
 from settings import Settings
 from support import ANCHOR
 
@@ -117,6 +118,7 @@ async def test_database_goes_away_and_comes_back(
         assert "errors" not in before, before["errors"]
         assert before["data"]["departments"]["nodes"] == [{"id": str(r["id"]), "name": r["name"]} for r in departments]
         assert (await http.get("/readyz")).status_code == 200
+        staff = await staff_login(http, await make_staff(own_app, [AdminRole.CONTENT_EDITOR]))
 
         # when: the database becomes unreachable
         outage.cut()
@@ -132,6 +134,12 @@ async def test_database_goes_away_and_comes_back(
             assert all(error["extensions"]["requestId"] for error in body["errors"])
         login = await _post(http, LOGIN, {"code": sandbox_code(f"db-down-{uuid.uuid4().hex[:6]}")})
         assert [error["extensions"]["code"] for error in login["errors"]] == ["UNAVAILABLE"]
+        # a staff session is checked against the account in the database: it cannot be, so UNAVAILABLE
+        response = await http.post(
+            "/graphql", json={"query": "{ staffMe { id } }"}, headers={"authorization": f"Bearer {staff}"}
+        )
+        assert response.status_code == 200, response.text
+        assert [error["extensions"]["code"] for error in response.json()["errors"]] == ["UNAVAILABLE"]
         ready = await http.get("/readyz")
         assert (ready.status_code, ready.json()["checks"]["database"]) == (503, "unreachable")
         assert not [r for r in caplog.records if r.name == "hospital_bff.errors" and r.levelno >= logging.ERROR]
