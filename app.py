@@ -199,7 +199,13 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> S
         engine = create_engine(
             settings.database_url, pool_size=settings.database_pool_size, echo=settings.database_echo
         )
-        cache = create_cache(settings.redis_url, settings.redis_key_prefix)
+        cache = create_cache(
+            settings.redis_url,
+            settings.redis_key_prefix,
+            socket_timeout=settings.redis_socket_timeout_seconds,
+            connect_timeout=settings.redis_connect_timeout_seconds,
+            retry_seconds=settings.redis_retry_seconds,
+        )
         app_secret = settings.wechat_app_secret.get_secret_value()
         # Without a WeChat address the sandbox answers in-process, speaking WeChat's own protocol; without
         # a HIS address (dev) the HIS simulator does, speaking FHIR R4. Everything else goes out.

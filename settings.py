@@ -52,6 +52,20 @@ class Settings(BaseSettings):
     database_echo: bool = Field(False, description="Log every SQL statement (development only).")
     redis_url: str | None = Field(None, description="redis://host:port/db; unset means in-process cache.")
     redis_key_prefix: str = Field("hbff:", description="Prefix of every Redis key this instance writes.")
+    # ---- Redis resilience ----
+    redis_socket_timeout_seconds: float = Field(
+        0.5, gt=0, le=30, description="Longest wait for one Redis answer before it counts as an outage."
+    )
+    redis_connect_timeout_seconds: float = Field(
+        0.5, gt=0, le=30, description="Longest wait for a connection to Redis before it counts as an outage."
+    )
+    redis_retry_seconds: float = Field(
+        1.0,
+        ge=0,
+        le=300,
+        description="During a Redis outage, how long reads answer a miss (and writes are dropped) without asking "
+        "Redis, before the next attempt.",
+    )
     timezone: str = Field("Asia/Shanghai", description="Time zone of every day and month boundary.")
     seed_demo_data: bool | None = Field(
         None,

@@ -3,6 +3,12 @@
 The in-process store serves a single instance only; with several instances, configure REDIS_URL so
 that they share one cache (and one set of locks).
 
+When Redis cannot be reached the application keeps serving from the database: reads answer a miss,
+writes are dropped and locks answer "not acquired". The outage is logged once when it starts and
+once when it ends; while it lasts Redis is asked again only every `retry_seconds`, so requests do not
+each wait for a time-out. Callers whose safety depends on telling a miss from an outage (the session
+revocation list) use `cache.strict()`, whose calls raise CacheUnavailable instead.
+
 Locks are leases: `acquire_lock` answers a token when it got the lock, which expires by itself after
 `ttl_seconds` so that a crashed holder cannot block the others for ever; only the holder's token
 releases it early.
@@ -11,16 +17,25 @@ releases it early.
 from __future__ import annotations
 
 import asyncio
+import logging
 import secrets
 import struct
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ReadOnlyError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+logger = logging.getLogger("hospital_bff.cache")
+T = TypeVar("T")
 
 
 class Cache(Protocol):
@@ -35,6 +50,13 @@ class Cache(Protocol):
     async def release_lock(self, name: str, token: str) -> bool: ...
     async def ping(self) -> bool: ...
     async def close(self) -> None: ...
+    def strict(self) -> Cache:
+        """The same cache, but raising CacheUnavailable where it would otherwise degrade."""
+        ...
+
+
+class CacheUnavailable(Exception):
+    """The shared cache cannot answer now (raised only through `Cache.strict()`)."""
 
 
 LOCK_PREFIX = "lock:"
@@ -105,53 +127,164 @@ class MemoryCache:
     async def close(self) -> None:
         self._items.clear()
 
+    def strict(self) -> MemoryCache:
+        return self  # a dictionary in this process is never unreachable
+
+
+# What an unreachable, restarting or failing-over Redis raises; anything else is a bug and propagates.
+OUTAGE_ERRORS = (RedisConnectionError, RedisTimeoutError, ReadOnlyError, OSError)
+
+
+class RedisOutage:
+    """One Redis outage at a time: logged when it starts and when it ends, and while it lasts Redis
+    is asked again only every `retry_seconds` (the other calls degrade at once)."""
+
+    def __init__(self, retry_seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self._retry_seconds = retry_seconds
+        self._clock = clock
+        self._since: float | None = None
+        self._next_attempt = 0.0
+
+    @property
+    def ongoing(self) -> bool:
+        return self._since is not None
+
+    def skipping(self) -> bool:
+        """True while the outage lasts and the next attempt is not due yet."""
+        return self._since is not None and self._clock() < self._next_attempt
+
+    def failed(self, error: BaseException) -> None:
+        now = self._clock()
+        if self._since is None:
+            self._since = now
+            # The error's text names the host and port only: keys and values never reach it.
+            logger.warning(
+                "Redis unreachable (%s: %s): reads answer a miss, writes are dropped and locks are not "
+                "granted until it answers again",
+                type(error).__name__,
+                error,
+            )
+        self._next_attempt = now + self._retry_seconds
+
+    def succeeded(self) -> None:
+        if self._since is not None:
+            logger.warning("Redis answers again after %.1f s", self._clock() - self._since)
+            self._since = None
+
 
 class RedisCache:
-    """The shared cache of every instance, each key under this deployment's prefix."""
+    """The shared cache of every instance, each key under this deployment's prefix.
+
+    Degrades instead of failing while Redis is unreachable (see the module docstring); `strict()`
+    gives a view of the same client that raises CacheUnavailable instead.
+    """
 
     backend = "redis"
 
-    def __init__(self, url: str, prefix: str) -> None:
-        self._redis = Redis.from_url(url, socket_timeout=1.0, socket_connect_timeout=1.0)
+    def __init__(
+        self,
+        url: str,
+        prefix: str,
+        *,
+        socket_timeout: float = 0.5,
+        connect_timeout: float = 0.5,
+        retry_seconds: float = 1.0,
+    ) -> None:
+        # No retries inside redis-py: during an outage each retry would only add another time-out.
+        self._redis = Redis.from_url(
+            url,
+            socket_timeout=socket_timeout,
+            socket_connect_timeout=connect_timeout,
+            retry=Retry(NoBackoff(), 0),
+        )
         self._prefix = prefix
+        self._outage = RedisOutage(retry_seconds)
+        self._strict = False
+
+    def strict(self) -> RedisCache:
+        view = object.__new__(RedisCache)
+        view.__dict__.update(self.__dict__)
+        view._strict = True
+        return view
+
+    @property
+    def outage(self) -> RedisOutage:
+        return self._outage
+
+    async def _call(self, operation: Callable[[], Awaitable[T]], fallback: T) -> T:
+        if self._outage.skipping():
+            if self._strict:
+                raise CacheUnavailable("Redis is unreachable")
+            return fallback
+        try:
+            result = await operation()
+        except OUTAGE_ERRORS as error:
+            self._outage.failed(error)
+            if self._strict:
+                raise CacheUnavailable("Redis is unreachable") from error
+            return fallback
+        self._outage.succeeded()
+        return result
 
     async def get(self, key: str) -> bytes | None:
-        value = await self._redis.get(self._prefix + key)
+        value = await self._call(lambda: self._redis.get(self._prefix + key), None)
         # decode_responses is off, so Redis answers bytes; str is only in the client's type hints.
         return value.encode() if isinstance(value, str) else value
 
     async def set(self, key: str, value: bytes, *, ttl_seconds: float | None = None) -> None:
         px = None if ttl_seconds is None else max(1, int(ttl_seconds * 1000))
-        await self._redis.set(self._prefix + key, value, px=px)
+        await self._call(lambda: self._redis.set(self._prefix + key, value, px=px), None)
 
     async def delete(self, *keys: str) -> None:
         if keys:
-            await self._redis.delete(*(self._prefix + key for key in keys))
+            await self._call(lambda: self._redis.delete(*(self._prefix + key for key in keys)), 0)
 
     async def acquire_lock(self, name: str, *, ttl_seconds: float) -> str | None:
-        """SET NX PX: exactly one instance gets the token while the lease lasts."""
+        """SET NX PX: exactly one instance gets the token while the lease lasts; nobody during an outage."""
         token = secrets.token_hex(16)
         px = max(1, int(ttl_seconds * 1000))
-        acquired = await self._redis.set(self._prefix + LOCK_PREFIX + name, token, nx=True, px=px)
+        acquired = await self._call(
+            lambda: self._redis.set(self._prefix + LOCK_PREFIX + name, token, nx=True, px=px), None
+        )
         return token if acquired else None
 
     async def release_lock(self, name: str, token: str) -> bool:
-        """Compare-and-delete in one step, so a lease that passed to another instance stays theirs."""
-        released = await self._redis.eval(_RELEASE, 1, self._prefix + LOCK_PREFIX + name, token)
+        """Compare-and-delete in one step, so a lease that passed to another instance stays theirs.
+
+        During an outage the lock cannot be released; its lease runs out by itself."""
+        released = await self._call(
+            lambda: self._redis.eval(_RELEASE, 1, self._prefix + LOCK_PREFIX + name, token),
+            0,
+        )
         return bool(released)
 
     async def ping(self) -> bool:
+        """Always asks Redis (readiness must tell the truth), and ends an outage when it answers."""
         try:
-            return bool(await self._redis.ping())
-        except Exception:
+            answered = bool(await self._redis.ping())
+        except OUTAGE_ERRORS as error:
+            self._outage.failed(error)
             return False
+        self._outage.succeeded()
+        return answered
 
     async def close(self) -> None:
         await self._redis.aclose()
 
 
-def create_cache(redis_url: str | None, prefix: str) -> Cache:
-    return RedisCache(redis_url, prefix) if redis_url else MemoryCache(prefix)
+def create_cache(
+    redis_url: str | None,
+    prefix: str,
+    *,
+    socket_timeout: float = 0.5,
+    connect_timeout: float = 0.5,
+    retry_seconds: float = 1.0,
+) -> Cache:
+    if not redis_url:
+        return MemoryCache(prefix)
+    return RedisCache(
+        redis_url, prefix, socket_timeout=socket_timeout, connect_timeout=connect_timeout, retry_seconds=retry_seconds
+    )
 
 
 @asynccontextmanager

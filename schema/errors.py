@@ -11,6 +11,9 @@ import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import MaskErrors, SchemaExtension
 
+from datasources.cache import CacheUnavailable
+from datasources.db.engine import database_unreachable
+
 logger = logging.getLogger("hospital_bff.errors")
 
 
@@ -26,7 +29,7 @@ class ErrorCode(StrEnum):
     ILLEGAL_TRANSITION = "ILLEGAL_TRANSITION"  # the order's state does not allow this now
     NOT_ELIGIBLE = "NOT_ELIGIBLE"  # the patient may not use this service (e.g. no recent offline visit)
     CONFLICT = "CONFLICT"  # done already, or changed by someone else at the same moment; try again shortly
-    UNAVAILABLE = "UNAVAILABLE"  # an outside system (HIS, WeChat Pay) cannot answer now; try again later
+    UNAVAILABLE = "UNAVAILABLE"  # HIS, WeChat Pay, database or Redis cannot answer now; try again later
     QUERY_TOO_COMPLEX = "QUERY_TOO_COMPLEX"  # the request exceeds a limit (depth, aliases, tokens, batch size ...)
     PERSISTED_QUERY_NOT_FOUND = "PERSISTED_QUERY_NOT_FOUND"  # unknown hash: send the document with its hash once
     PERSISTED_QUERY_NOT_SUPPORTED = "PERSISTED_QUERY_NOT_SUPPORTED"  # persisted queries are turned off
@@ -41,7 +44,8 @@ strawberry.enum(
     "CONFLICT: done already, or someone else is changing the same thing right now; try again shortly. "
     "ILLEGAL_TRANSITION: the consult order's state does not allow this now. "
     "NOT_ELIGIBLE: the patient may not use the service (e.g. no recent offline visit in the department). "
-    "UNAVAILABLE: the HIS or WeChat Pay cannot answer now; try again later. "
+    "UNAVAILABLE: the HIS, WeChat Pay, the database or the session store (Redis) cannot answer now; try again "
+    "later. "
     "CONSENT_REQUIRED: the profile's health-data consent is missing (ask for it with giveHealthDataConsent); "
     "HIS_NOT_LINKED: the profile is not (or not verifiably) linked to a patient of the hospital's HIS; "
     "HIS_UNAVAILABLE: the HIS did not answer in time (data, if any, is the last known, see `stale` and `asOf`). "
@@ -66,6 +70,9 @@ class BadInput(ClientError):
         super().__init__(message, ErrorCode.BAD_USER_INPUT, **extra)
 
 
+UNAVAILABLE_MESSAGE = "服务暂时不可用，请稍后再试 (the service is temporarily unavailable; try again later)"
+
+
 def _is_unexpected(error: GraphQLError) -> bool:
     # Errors without an original exception come from parsing and validation: they describe the
     # request and are safe to show. Our own ClientErrors are safe by construction.
@@ -82,6 +89,23 @@ class MaskUnexpectedErrors(MaskErrors):
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
         context = self.execution_context.context
         request_id = getattr(context, "request_id", None)
+        original = error.original_error
+        if original is not None and (isinstance(original, CacheUnavailable) or database_unreachable(original)):
+            # An outage, not a bug: the client may retry, and the log needs no trace per request.
+            logger.warning(
+                "%s unavailable in %s at %s (request %s): %s",
+                "cache" if isinstance(original, CacheUnavailable) else "database",
+                self.execution_context.operation_name or "anonymous operation",
+                ".".join(str(p) for p in error.path or ()),
+                request_id,
+                type(original).__name__,
+            )
+            return GraphQLError(
+                UNAVAILABLE_MESSAGE,
+                nodes=error.nodes,
+                path=error.path,
+                extensions={"code": ErrorCode.UNAVAILABLE.value, "requestId": request_id},
+            )
         logger.error(
             "unexpected error in %s at %s (request %s)",
             self.execution_context.operation_name or "anonymous operation",

@@ -12,10 +12,12 @@ from strawberry.permission import BasePermission
 
 from domain.enums import AdminRole
 from schema.context import Info
-from schema.errors import ClientError, ErrorCode
+from schema.errors import UNAVAILABLE_MESSAGE, ClientError, ErrorCode
 
 
 def not_signed_in(info: Info) -> ClientError:
+    if info.context.viewer.session_unavailable:
+        return ClientError(UNAVAILABLE_MESSAGE, ErrorCode.UNAVAILABLE)
     problem = info.context.viewer.session_problem
     detail = f" ({problem})" if problem else ""
     return ClientError(f"请先登录 (sign in first){detail}", ErrorCode.UNAUTHENTICATED)

@@ -8,7 +8,8 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
-from sqlalchemy import event
+import asyncpg
+from sqlalchemy import event, exc
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 Sessions = Callable[[], AbstractAsyncContextManager[AsyncSession]]
@@ -16,6 +17,9 @@ Sessions = Callable[[], AbstractAsyncContextManager[AsyncSession]]
 
 def create_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> AsyncEngine:
     """Build the engine; SQLite gets foreign keys and WAL so readers never wait for the writer.
+
+    pool_pre_ping tests a pooled connection before handing it out, so that after a database restart
+    (or a cut network) the dead connections are replaced without restarting the application.
 
     Bound values never appear in SQL logs or in the text of database errors (hide_parameters):
     they carry personal data, and errors end up in logs and tracebacks.
@@ -72,3 +76,36 @@ def session_factory(engine: AsyncEngine) -> Sessions:
             yield session
 
     return sessions
+
+
+# The database (or the way to it) is down, restarting or overloaded: worth a retry later, not a bug.
+# SQLite's OperationalError covers "unable to open database file", "database is locked" and disk
+# errors; SQLAlchemy wraps the driver's errors (in `.orig`) and keeps the cause chain.
+_UNREACHABLE: tuple[type[BaseException], ...] = (
+    exc.OperationalError,
+    exc.InterfaceError,
+    exc.TimeoutError,  # no pooled connection came free in time
+    sqlite3.OperationalError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,  # starting up or shutting down
+    asyncpg.exceptions.OperatorInterventionError,  # e.g. terminated by an administrator's shutdown
+    asyncpg.TooManyConnectionsError,
+    OSError,  # refused, reset, unreachable host
+    TimeoutError,
+)
+
+
+def database_unreachable(error: BaseException) -> bool:
+    """Whether `error` (or what caused it) says the database cannot be reached now."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, exc.DBAPIError) and current.connection_invalidated:
+            return True
+        if isinstance(current, _UNREACHABLE):
+            return True
+        original = getattr(current, "orig", None)
+        current = original if isinstance(original, BaseException) else (current.__cause__ or current.__context__)
+    return False

@@ -3,6 +3,11 @@
 A token carries who the viewer is and a session id; it never carries personal data. Revocation
 (logout, lock-out) and the staff idle time-out live in the cache (Redis when configured), so every
 instance agrees on them.
+
+While Redis is unreachable no session can be checked against the revocation list, so every check
+fails closed (CacheUnavailable) for patients and staff alike: a patient's session lasts a week and
+opens health records, and a revoked one (a logout on a shared or lost phone) must not work again
+for the length of an outage. Public queries need no session and keep working.
 """
 
 from __future__ import annotations
@@ -41,7 +46,8 @@ class InvalidSession(Exception):
 class SessionTokens:
     def __init__(self, secret: str, cache: Cache) -> None:
         self._secret = secret
-        self._cache = cache
+        # Strict: a miss here would mean "not revoked", so an outage must not look like one.
+        self._cache = cache.strict()
 
     async def issue(
         self, *, kind: SessionKind, account_id: int, now: datetime, lifetime: timedelta, idle: timedelta | None = None

@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from datasources.db.engine import Sessions
+from datasources.cache import CacheUnavailable
+from datasources.db.engine import Sessions, database_unreachable
 from datasources.identity.staff_accounts import staff_accounts_by_ids
 from datasources.identity.tokens import InvalidSession, SessionClaims, SessionKind, SessionTokens
 from domain.enums import AdminRole
@@ -27,6 +28,9 @@ class Viewer:
     claims: SessionClaims | None = None
     # Why a presented token was not accepted; a field that needs a session reports it.
     session_problem: str | None = None
+    # The session could not be checked (Redis or the database unreachable): fields that need one
+    # answer UNAVAILABLE rather than UNAUTHENTICATED, so the client retries instead of signing out.
+    session_unavailable: bool = False
 
     @property
     def is_patient(self) -> bool:
@@ -42,6 +46,9 @@ class Viewer:
 
 
 ANONYMOUS = Viewer(ViewerKind.ANONYMOUS)
+UNCHECKED = Viewer(
+    ViewerKind.ANONYMOUS, session_problem="the session cannot be checked right now", session_unavailable=True
+)
 
 
 async def resolve_viewer(
@@ -62,11 +69,18 @@ async def resolve_viewer(
         claims = await tokens.verify(token.strip(), now=now, idle_limits={SessionKind.STAFF: staff_idle})
     except InvalidSession as problem:
         return Viewer(ViewerKind.ANONYMOUS, session_problem=str(problem))
+    except CacheUnavailable:
+        return UNCHECKED
     if claims.kind is SessionKind.PATIENT:
         return Viewer(ViewerKind.PATIENT, account_id=claims.account_id, claims=claims)
     # Staff follow the account's current roles and state, not what they were at login.
-    async with sessions() as db:
-        account = (await staff_accounts_by_ids(db, ids=[claims.account_id])).get(claims.account_id)
+    try:
+        async with sessions() as db:
+            account = (await staff_accounts_by_ids(db, ids=[claims.account_id])).get(claims.account_id)
+    except Exception as error:
+        if not database_unreachable(error):
+            raise
+        return UNCHECKED
     if account is None or not account.active or (account.locked_until is not None and account.locked_until > now):
         return Viewer(ViewerKind.ANONYMOUS, session_problem="staff account disabled or locked")
     return Viewer(
