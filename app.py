@@ -48,6 +48,7 @@ from datasources.identity.viewer import resolve_viewer
 from datasources.payments import NotificationKind, WeChatPay, build_payments, plan_payments
 from datasources.payments.sandbox import WeChatPaySandbox
 from datasources.rankings import RankingJob
+from datasources.rate_limits import RateLimiter, create_rate_limiter, rate_limit_rules
 from datasources.signed_links import AttachmentLinks
 from datasources.wechat import WeChatClient, sandbox_transport
 from domain.audit import ActorKind
@@ -56,6 +57,8 @@ from downloads import attachment_download
 from loaders import make_loaders
 from schema import dev_schema, schema
 from schema.context import Context
+from server import metrics, structured_logs, tracing
+from server.rate_limit import RateLimitMiddleware, parse_networks
 from settings import ROOT, Settings, get_settings
 
 logger = logging.getLogger("hospital_bff")
@@ -88,6 +91,7 @@ class Resources:
     pay_sandbox: WeChatPaySandbox | None  # the WeChat Pay sandbox, when no WECHATPAY_BASE_URL is set
     visit_history: HisPort  # offline visits, for the 复诊续方 eligibility check
     consults: ConsultOrders
+    rate_limiter: RateLimiter
 
     his_simulator: HisSimulator | None = None  # the embedded HIS, when no HIS_FHIR_BASE_URL is set
 
@@ -123,7 +127,7 @@ class HospitalGraphQL(GraphQL[Context, None]):
         return Context(
             request=request,
             request_id=request.scope.get("state", {}).get("request_id", "-"),
-            client_address=request.client.host if request.client else None,
+            client_address=request.scope.get("state", {}).get("client_address"),
             now=now,
             settings=res.settings,
             viewer=viewer,
@@ -138,6 +142,7 @@ class HospitalGraphQL(GraphQL[Context, None]):
             attachment_links=res.attachment_links,
             consults=res.consults,
             pay_sandbox=res.pay_sandbox,
+            rate_limiter=res.rate_limiter if res.settings.rate_limits_enabled else None,
         )
 
     async def render_graphql_ide(self, request: Request) -> HTMLResponse:
@@ -160,13 +165,17 @@ class RequestIdMiddleware:
         given = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
         request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
+        log_context = structured_logs.request_id_var.set(request_id)
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
                 message.setdefault("headers", []).append((b"x-request-id", request_id.encode()))
             await send(message)
 
-        await self.app(scope, receive, send_with_id)
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            structured_logs.request_id_var.reset(log_context)
 
 
 async def healthz(_: Request) -> Response:
@@ -240,10 +249,11 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> S
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        log_privacy.configure()
+        log_privacy.configure(structured_logs.formatter(settings.logs_as_json))
         engine = create_engine(
             settings.database_url, pool_size=settings.database_pool_size, echo=settings.database_echo
         )
+        metrics.instrument_engine(engine)
         cache = create_cache(settings.redis_url, settings.redis_key_prefix)
         app_secret = settings.wechat_app_secret.get_secret_value()
         # Without a WeChat address the sandbox answers in-process, speaking WeChat's own protocol; without
@@ -255,7 +265,10 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> S
             mounts["all://wechat-sandbox"] = sandbox_transport(settings.wechat_app_id, app_secret)
         pay_plan = plan_payments(settings, clock)
         mounts |= pay_plan.mounts
-        http = httpx.AsyncClient(mounts=mounts, timeout=httpx.Timeout(5.0, connect=2.0))
+        upstreams = metrics.upstream_hosts(his=his_plan.base_url, wechat=wechat_base, wechatpay=pay_plan.base_url)
+        http = httpx.AsyncClient(
+            **metrics.instrumented_transports(mounts, upstreams=upstreams), timeout=httpx.Timeout(5.0, connect=2.0)
+        )
         # The app's own endpoints, in-process: where the WeChat Pay sandbox delivers its notifications.
         own = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://hospital-bff")
         cipher = FieldCipher(settings.data_encryption_key.get_secret_value())
@@ -297,6 +310,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> S
             payments=payments,
             pay_sandbox=pay_plan.sandbox,
             visit_history=visit_history,
+            rate_limiter=create_rate_limiter(settings.redis_url, settings.redis_key_prefix),
             consults=ConsultOrders(
                 sessions=sessions,
                 payments=payments,
@@ -334,6 +348,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> S
             await own.aclose()
             await http.aclose()
             await cache.close()
+            await resources.rate_limiter.close()
+            metrics.untrack_engine(engine)
             await engine.dispose()
 
     view = HospitalGraphQL(
@@ -350,8 +366,21 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> S
     ]
     if settings.is_dev:
         routes += graphiql.asset_routes(ROOT)
+    if settings.serves_metrics:
+        token = settings.metrics_token.get_secret_value() if settings.metrics_token else None
+        routes.append(Route("/metrics", metrics.metrics_endpoint(token), methods=["GET"]))
+    if settings.otel_enabled:
+        tracing.enable(schema, dev_schema)
     app = Starlette(routes=routes, lifespan=lifespan)
     # Added first, so it runs inside the request-id middleware: a 413 still carries its request id.
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=64 * 1024)
+    # Before the body is read: a flood costs as little as possible. It also finds the client's address.
+    app.add_middleware(
+        RateLimitMiddleware,
+        limiter=lambda: state["resources"].rate_limiter if settings.rate_limits_enabled else None,
+        limit=rate_limit_rules(settings).address,
+        trusted_proxies=parse_networks(settings.trusted_proxies),
+    )
     app.add_middleware(RequestIdMiddleware)
+    app.add_middleware(metrics.HttpMetricsMiddleware, routes=routes)  # outermost: counts every answer
     return app

@@ -27,6 +27,7 @@ class ErrorCode(StrEnum):
     NOT_ELIGIBLE = "NOT_ELIGIBLE"  # the patient may not use this service (e.g. no recent offline visit)
     CONFLICT = "CONFLICT"  # done already, or changed by someone else at the same moment; try again shortly
     UNAVAILABLE = "UNAVAILABLE"  # an outside system (HIS, WeChat Pay) cannot answer now; try again later
+    RATE_LIMITED = "RATE_LIMITED"  # too many requests from this address or account; wait extensions.retryAfter
 
 
 # Registered here, next to the codes, so that every module using them gets the same GraphQL enum.
@@ -37,6 +38,8 @@ strawberry.enum(
     "ILLEGAL_TRANSITION: the consult order's state does not allow this now. "
     "NOT_ELIGIBLE: the patient may not use the service (e.g. no recent offline visit in the department). "
     "UNAVAILABLE: the HIS or WeChat Pay cannot answer now; try again later. "
+    "RATE_LIMITED: too many requests from this address or account (stricter for sign-in and payment); "
+    "retry after `extensions.retryAfter` seconds (HTTP 429 with Retry-After). "
     "CONSENT_REQUIRED: the profile's health-data consent is missing (ask for it with giveHealthDataConsent); "
     "HIS_NOT_LINKED: the profile is not (or not verifiably) linked to a patient of the hospital's HIS; "
     "HIS_UNAVAILABLE: the HIS did not answer in time (data, if any, is the last known, see `stale` and `asOf`).",

@@ -1,0 +1,1 @@
+"""The HTTP layer: endpoint, middlewares, metrics and logging."""
