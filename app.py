@@ -310,7 +310,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> S
             payments=payments,
             pay_sandbox=pay_plan.sandbox,
             visit_history=visit_history,
-            rate_limiter=create_rate_limiter(settings.redis_url, settings.redis_key_prefix),
+            rate_limiter=create_rate_limiter(
+                settings.redis_url, settings.redis_key_prefix, clock=lambda: clock().timestamp()
+            ),
             consults=ConsultOrders(
                 sessions=sessions,
                 payments=payments,
