@@ -47,12 +47,15 @@ from datasources.identity.tokens import SessionTokens
 from datasources.payments import NotificationKind, WeChatPay, build_payments, plan_payments
 from datasources.payments.sandbox import WeChatPaySandbox
 from datasources.rankings import RankingJob
+from datasources.rate_limits import RateLimiter, create_rate_limiter, rate_limit_rules
 from datasources.signed_links import AttachmentLinks
 from datasources.wechat import WeChatClient, sandbox_transport
 from domain.audit import ActorKind
 from domain.consults import Deadlines
 from downloads import attachment_download
+from server import metrics, structured_logs, tracing
 from server.graphql_http import GraphQLEndpoint
+from server.rate_limit import RateLimitMiddleware, parse_networks
 from server.security import SecurityHeadersMiddleware, cors_options
 from settings import ROOT, Settings, get_settings
 
@@ -86,6 +89,7 @@ class Resources:
     pay_sandbox: WeChatPaySandbox | None  # the WeChat Pay sandbox, when no WECHATPAY_BASE_URL is set
     visit_history: HisPort  # offline visits, for the 复诊续方 eligibility check
     consults: ConsultOrders
+    rate_limiter: RateLimiter
 
     his_simulator: HisSimulator | None = None  # the embedded HIS, when no HIS_FHIR_BASE_URL is set
 
@@ -115,13 +119,17 @@ class RequestIdMiddleware:
         given = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
         request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
+        log_context = structured_logs.request_id_var.set(request_id)
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
                 message.setdefault("headers", []).append((b"x-request-id", request_id.encode()))
             await send(message)
 
-        await self.app(scope, receive, send_with_id)
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            structured_logs.request_id_var.reset(log_context)
 
 
 async def healthz(_: Request) -> Response:
@@ -196,10 +204,11 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> S
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        log_privacy.configure()
+        log_privacy.configure(structured_logs.formatter(settings.logs_as_json))
         engine = create_engine(
             settings.database_url, pool_size=settings.database_pool_size, echo=settings.database_echo
         )
+        metrics.instrument_engine(engine)
         cache = create_cache(
             settings.redis_url,
             settings.redis_key_prefix,
@@ -217,7 +226,10 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> S
             mounts["all://wechat-sandbox"] = sandbox_transport(settings.wechat_app_id, app_secret)
         pay_plan = plan_payments(settings, clock)
         mounts |= pay_plan.mounts
-        http = httpx.AsyncClient(mounts=mounts, timeout=httpx.Timeout(5.0, connect=2.0))
+        upstreams = metrics.upstream_hosts(his=his_plan.base_url, wechat=wechat_base, wechatpay=pay_plan.base_url)
+        http = httpx.AsyncClient(
+            **metrics.instrumented_transports(mounts, upstreams=upstreams), timeout=httpx.Timeout(5.0, connect=2.0)
+        )
         # The app's own endpoints, in-process: where the WeChat Pay sandbox delivers its notifications.
         own = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://hospital-bff")
         cipher = FieldCipher(settings.data_encryption_key.get_secret_value())
@@ -259,6 +271,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> S
             payments=payments,
             pay_sandbox=pay_plan.sandbox,
             visit_history=visit_history,
+            rate_limiter=create_rate_limiter(
+                settings.redis_url, settings.redis_key_prefix, clock=lambda: clock().timestamp()
+            ),
             consults=ConsultOrders(
                 sessions=sessions,
                 payments=payments,
@@ -296,6 +311,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> S
             await own.aclose()
             await http.aclose()
             await cache.close()
+            await resources.rate_limiter.close()
+            metrics.untrack_engine(engine)
             await engine.dispose()
 
     endpoint = GraphQLEndpoint(lambda: state["resources"], settings=settings)
@@ -310,11 +327,24 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> S
     ]
     if settings.is_dev:
         routes += graphiql.asset_routes(ROOT)
+    if settings.serves_metrics:
+        token = settings.metrics_token.get_secret_value() if settings.metrics_token else None
+        routes.append(Route("/metrics", metrics.metrics_endpoint(token), methods=["GET"]))
+    if settings.otel_enabled:
+        tracing.enable(endpoint.schema)
     app = Starlette(routes=routes, lifespan=lifespan)
     # Added first, so it runs inside the request-id middleware: a 413 still carries its request id.
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=64 * 1024)
+    # Before the body is read: a flood costs as little as possible. It also finds the client's address.
+    app.add_middleware(
+        RateLimitMiddleware,
+        limiter=lambda: state["resources"].rate_limiter if settings.rate_limits_enabled else None,
+        limit=rate_limit_rules(settings).address,
+        trusted_proxies=parse_networks(settings.trusted_proxies),
+    )
     app.add_middleware(RequestIdMiddleware)
     # Outermost: CORS preflights and every other answer, 413 included, carry the security headers.
     app.add_middleware(CORSMiddleware, **cors_options(settings.cors_origins))
     app.add_middleware(SecurityHeadersMiddleware, hsts=not settings.is_dev)
+    app.add_middleware(metrics.HttpMetricsMiddleware, routes=routes)  # outermost: counts every answer
     return app

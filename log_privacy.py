@@ -37,17 +37,22 @@ class MaskPersonalData(logging.Filter):
         return True
 
 
-def configure() -> None:
-    """Give the application's loggers a handler (uvicorn only sets up its own) and filter them all."""
+def configure(formatter: logging.Formatter | None = None) -> None:
+    """Give the application's loggers a handler (uvicorn only sets up its own) and filter them all.
+
+    With `formatter` (e.g. JSON lines), uvicorn's own handlers write in that format too.
+    """
     root = logging.getLogger()
     if not root.handlers:
         console = logging.StreamHandler()
-        console.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+        console.setFormatter(formatter or logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
         root.addHandler(console)
         root.setLevel(logging.INFO)
     install()
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         for handler in logging.getLogger(name).handlers:
+            if formatter is not None:
+                handler.setFormatter(formatter)
             install(handler)
 
 

@@ -29,6 +29,11 @@ class Environment(StrEnum):
     PROD = "prod"
 
 
+class LogFormat(StrEnum):
+    JSON = "json"
+    TEXT = "text"
+
+
 # Development defaults, refused in prod: they are public, so they protect nothing.
 DEV_SESSION_SECRET = "dev-only-session-secret-0123456789abcdef"
 DEV_DATA_KEY = "ZGV2LW9ubHktZGF0YS1rZXktMDEyMzQ1Njc4OWFiY2Q="
@@ -242,6 +247,52 @@ class Settings(BaseSettings):
         SecretStr(DEV_VIDEO_LINK_SECRET), description="Shared with the video service; signs the entry tokens."
     )
     video_link_minutes: int = Field(30, ge=1, le=24 * 60, description="Lifetime of a video entry link.")
+    # ---- rate limits and observability ----
+    rate_limits_enabled: bool = Field(
+        True, description="Sliding-window rate limits (in Redis when REDIS_URL is set, else per process)."
+    )
+    rate_limit_address_requests: int = Field(
+        600, ge=1, le=1_000_000, description="GraphQL requests one client address may make per window."
+    )
+    rate_limit_address_window_seconds: float = Field(
+        60, gt=0, le=86_400, description="Window of the per-address limit."
+    )
+    rate_limit_account_requests: int = Field(
+        300, ge=1, le=1_000_000, description="GraphQL operations one signed-in account may run per window."
+    )
+    rate_limit_account_window_seconds: float = Field(
+        60, gt=0, le=86_400, description="Window of the per-account limit."
+    )
+    rate_limit_login_requests: int = Field(
+        10, ge=1, le=10_000, description="Sign-in attempts (each sign-in field counts) per client address per window."
+    )
+    rate_limit_login_window_seconds: float = Field(300, gt=0, le=86_400, description="Window of the sign-in limit.")
+    rate_limit_payment_requests: int = Field(
+        20,
+        ge=1,
+        le=10_000,
+        description="Order, payment and refund mutations per account (per address when signed out) per window.",
+    )
+    rate_limit_payment_window_seconds: float = Field(300, gt=0, le=86_400, description="Window of the payment limit.")
+    trusted_proxies: str = Field(
+        "",
+        description="Comma-separated addresses or CIDR networks of the load balancers in front of this server; "
+        "only a request from one of them has its client address taken from X-Forwarded-For.",
+    )
+    metrics_enabled: bool | None = Field(
+        None, description="Serve Prometheus metrics at /metrics; unset means on in dev, off in prod."
+    )
+    metrics_token: SecretStr | None = Field(
+        None, description="Bearer token /metrics requires when set; required in prod when metrics are on."
+    )
+    log_format: LogFormat | None = Field(
+        None, description="json (one object per line) or text; unset means json in prod, text in dev."
+    )
+    otel_enabled: bool = Field(
+        False,
+        description="Trace GraphQL operations with OpenTelemetry (needs the `otel` extra; the exporter reads "
+        "the standard OTEL_* variables).",
+    )
 
     @field_validator("database_url")
     @classmethod
@@ -266,6 +317,19 @@ class Settings(BaseSettings):
             return None
         if not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxy_networks(cls, value: str) -> str:
+        import ipaddress
+
+        for item in value.split(","):
+            if item.strip():
+                try:
+                    ipaddress.ip_network(item.strip(), strict=False)
+                except ValueError as exc:
+                    raise ValueError(f"{item.strip()!r} is not an address or CIDR network") from exc
         return value
 
     @field_validator("timezone")
@@ -319,6 +383,8 @@ class Settings(BaseSettings):
             if self.wechat_api_base_url is None:
                 raise ValueError("WECHAT_API_BASE_URL must be set in prod (the sandbox is for development)")
             self._production_payments()
+            if self.serves_metrics and (self.metrics_token is None or len(self.metrics_token.get_secret_value()) < 16):
+                raise ValueError("METRICS_TOKEN (at least 16 characters) must be set in prod when METRICS_ENABLED")
         if len(self.session_secret.get_secret_value()) < 32:
             raise ValueError("SESSION_SECRET must be at least 32 characters")
         return self
@@ -382,6 +448,16 @@ class Settings(BaseSettings):
     @property
     def is_dev(self) -> bool:
         return self.env is Environment.DEV
+
+    @property
+    def serves_metrics(self) -> bool:
+        """Whether /metrics exists: METRICS_ENABLED, by default only in dev."""
+        return self.is_dev if self.metrics_enabled is None else self.metrics_enabled
+
+    @property
+    def logs_as_json(self) -> bool:
+        """LOG_FORMAT, by default json in prod and text in dev."""
+        return (self.log_format or (LogFormat.TEXT if self.is_dev else LogFormat.JSON)) is LogFormat.JSON
 
     @property
     def seeds_demo_data(self) -> bool:

@@ -72,8 +72,10 @@ from schema.identity import (
     StaffAccount,
     StaffSession,
 )
+from schema.observability import ObserveOperations
 from schema.permissions import IsDoctor, IsPatient, IsSignedIn, staff_with
 from schema.rankings import DepartmentRankingEntry, Ranking, StaffRankingEntry, TeamRankingEntry
+from schema.rate_limits import RateLimitOperations
 from schema.records import HealthRecord, IndicatorTrend
 from schema.staff import StaffMember
 
@@ -527,6 +529,7 @@ def _build(mutation: type) -> HospitalSchema:
         # Reached through the RankingEntry interface only.
         types=[DepartmentRankingEntry, StaffRankingEntry, TeamRankingEntry],
         extensions=[
+            ObserveOperations,  # first: it sees the final result, and times everything after it
             MaskUnexpectedErrors,
             ReportStaleUpstreams,
             # Bounds the parser's work before anything else looks at the document.
@@ -535,6 +538,7 @@ def _build(mutation: type) -> HospitalSchema:
             # The mini-program sends the same few documents over and over: parse and validate each once.
             lambda: ParserCache(maxsize=256),
             lambda: ValidationCache(maxsize=256),
+            RateLimitOperations,  # before execution, after the document is known to be valid
         ],
     )
 

@@ -17,6 +17,7 @@ from datasources.identity.field_crypto import FieldCipher
 from datasources.identity.tokens import SessionTokens
 from datasources.identity.viewer import Viewer
 from datasources.payments.sandbox import WeChatPaySandbox
+from datasources.rate_limits import RateLimiter
 from datasources.signed_links import AttachmentLinks
 from datasources.wechat import WeChatClient
 from loaders import Loaders
@@ -44,6 +45,7 @@ class Context:
     pay_sandbox: WeChatPaySandbox | None  # present when payments go to the in-process sandbox
     # HIS answers served stale; each becomes a HIS_UNAVAILABLE error next to the data.
     upstream_notes: list[UpstreamNote] = field(default_factory=list)
+    rate_limiter: RateLimiter | None = None  # per-account, sign-in and payment limits (None: off)
 
 
 @dataclass(frozen=True)

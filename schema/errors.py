@@ -35,6 +35,7 @@ class ErrorCode(StrEnum):
     PERSISTED_QUERY_NOT_SUPPORTED = "PERSISTED_QUERY_NOT_SUPPORTED"  # persisted queries are turned off
     OPERATION_NOT_TRUSTED = "OPERATION_NOT_TRUSTED"  # not one of the mini-program's trusted documents
     CSRF_PREVENTED = "CSRF_PREVENTED"  # a GET or simple POST without a header a browser form cannot send
+    RATE_LIMITED = "RATE_LIMITED"  # too many requests from this address or account; wait extensions.retryAfter
 
 
 # Registered here, next to the codes, so that every module using them gets the same GraphQL enum.
@@ -46,6 +47,8 @@ strawberry.enum(
     "NOT_ELIGIBLE: the patient may not use the service (e.g. no recent offline visit in the department). "
     "UNAVAILABLE: the HIS, WeChat Pay, the database or the session store (Redis) cannot answer now; try again "
     "later. "
+    "RATE_LIMITED: too many requests from this address or account (stricter for sign-in and payment); "
+    "retry after `extensions.retryAfter` seconds (HTTP 429 with Retry-After). "
     "CONSENT_REQUIRED: the profile's health-data consent is missing (ask for it with giveHealthDataConsent); "
     "HIS_NOT_LINKED: the profile is not (or not verifiably) linked to a patient of the hospital's HIS; "
     "HIS_UNAVAILABLE: the HIS did not answer in time (data, if any, is the last known, see `stale` and `asOf`). "

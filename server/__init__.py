@@ -1,1 +1,1 @@
-"""The HTTP layer: the GraphQL endpoint, its security rules and persisted queries."""
+"""The HTTP layer: the GraphQL endpoint, its security rules, persisted queries, rate limits, metrics and logs."""

@@ -221,7 +221,9 @@ async def build_context(request: Request, res: Resources) -> Context:
     return Context(
         request=request,
         request_id=request_id_of(request),
-        client_address=request.client.host if request.client else None,
+        # Found by the rate-limit middleware: the client behind a trusted proxy, else the socket peer.
+        client_address=request.scope.get("state", {}).get("client_address")
+        or (request.client.host if request.client else None),
         now=now,
         settings=res.settings,
         viewer=viewer,
@@ -236,6 +238,7 @@ async def build_context(request: Request, res: Resources) -> Context:
         attachment_links=res.attachment_links,
         consults=res.consults,
         pay_sandbox=res.pay_sandbox,
+        rate_limiter=res.rate_limiter if res.settings.rate_limits_enabled else None,
     )
 
 

@@ -32,7 +32,7 @@ from datasources.db.engine import create_engine
 from datasources.db.migrate import upgrade_to_head
 from datasources.db.scratch import create_database, drop_database
 from settings import ROOT, Settings, load_settings
-from support import ANCHOR, TEST_SCALE
+from support import ANCHOR, HIGH_RATE_LIMITS, TEST_SCALE
 
 
 @dataclass(frozen=True)
@@ -99,6 +99,9 @@ def settings(backend: Backend) -> Settings:
         ranking_refresh_seconds=0,  # tests refresh the boards themselves, at the clock they choose
         # Off unless a test turns it on: tests run the job function with a clock they move.
         consult_jobs_enabled=False,
+        # The suite makes thousands of requests from one address: limits high enough never to throttle
+        # it. tests/ratelimit tests the real defaults on apps of their own.
+        **HIGH_RATE_LIMITS,
     )
 
 
@@ -200,6 +203,7 @@ def live_server(backend: Backend, tmp_path_factory: pytest.TempPathFactory) -> I
         "RANKING_REFRESH_SECONDS": "0",
         "ENV": "dev",
         "CONSULT_JOBS_ENABLED": "false",
+        **{name.upper(): str(value) for name, value in HIGH_RATE_LIMITS.items()},
     }
     # The server's output goes to a file: a pipe nobody reads would fill up and stall the server.
     log = tmp_path_factory.mktemp("live") / "server.log"

@@ -10,6 +10,14 @@ from typing import Any
 ANCHOR = datetime(2026, 11, 15, 4, 0, tzinfo=UTC)
 TEST_SCALE = 0.05  # 5,000 consults: enough for every statistic, quick to seed
 
+# Settings overrides under which no test is throttled (see tests/ratelimit for the limits themselves).
+HIGH_RATE_LIMITS: dict[str, Any] = {
+    "rate_limit_address_requests": 1_000_000,
+    "rate_limit_account_requests": 1_000_000,
+    "rate_limit_login_requests": 10_000,
+    "rate_limit_payment_requests": 10_000,
+}
+
 # Everything ENV=prod needs (besides ENV itself); a test leaves out or changes what it is about.
 PRODUCTION_ENV = {
     "SESSION_SECRET": "a-production-secret-of-enough-length-42",
