@@ -148,6 +148,9 @@ async def test_sign_in_attempts_have_a_stricter_bucket(limited_app: LimitedAppFa
         # then: nothing is tried; other operations from the address go on
         assert rate_limited(refused) == [300]
         assert refused["data"] is None
+        # over HTTP, the endpoint answers such a result 429 with Retry-After (refused attempts do not count)
+        response = await http.post("/graphql", json={"query": LOGIN, "variables": {"code": "again"}})
+        assert (response.status_code, response.headers["retry-after"]) == (429, "300")
         assert "errors" not in await gql(http, PROBE)
         limited.clock.advance(seconds=300)
         assert "errors" not in await gql(http, LOGIN, {"code": sandbox_code("rate-login")})
