@@ -54,7 +54,7 @@ from domain.audit import ActorKind
 from domain.consults import Deadlines
 from downloads import attachment_download
 from loaders import make_loaders
-from schema import dev_schema, schema
+from schema import HospitalSchema, schema_for
 from schema.context import Context
 from settings import ROOT, Settings, get_settings
 
@@ -104,8 +104,8 @@ def _deliverer(own: httpx.AsyncClient) -> Callable[[str, Mapping[str, str], byte
 class HospitalGraphQL(GraphQL[Context, None]):
     """strawberry's ASGI view with our Context and the offline GraphiQL page."""
 
-    def __init__(self, resources: Callable[[], Resources], *, dev: bool, **kwargs: Any) -> None:
-        super().__init__(dev_schema if dev else schema, **kwargs)
+    def __init__(self, schema: HospitalSchema, resources: Callable[[], Resources], **kwargs: Any) -> None:
+        super().__init__(schema, **kwargs)
         self._resources = resources
         # Built once: the page only changes when the installed assets do.
         self._ide_page = graphiql.graphiql_html(ROOT) if self.graphql_ide else ""
@@ -337,7 +337,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> S
             await engine.dispose()
 
     view = HospitalGraphQL(
-        lambda: state["resources"], dev=settings.is_dev, graphql_ide="graphiql" if settings.is_dev else None
+        schema_for(settings), lambda: state["resources"], graphql_ide="graphiql" if settings.is_dev else None
     )
     routes: list[BaseRoute] = [
         Route("/graphql", view, methods=["GET", "POST"]),

@@ -27,6 +27,7 @@ class ErrorCode(StrEnum):
     NOT_ELIGIBLE = "NOT_ELIGIBLE"  # the patient may not use this service (e.g. no recent offline visit)
     CONFLICT = "CONFLICT"  # done already, or changed by someone else at the same moment; try again shortly
     UNAVAILABLE = "UNAVAILABLE"  # an outside system (HIS, WeChat Pay) cannot answer now; try again later
+    QUERY_TOO_COMPLEX = "QUERY_TOO_COMPLEX"  # refused before execution: over a query limit (`extensions.limit`)
 
 
 # Registered here, next to the codes, so that every module using them gets the same GraphQL enum.
@@ -37,6 +38,8 @@ strawberry.enum(
     "ILLEGAL_TRANSITION: the consult order's state does not allow this now. "
     "NOT_ELIGIBLE: the patient may not use the service (e.g. no recent offline visit in the department). "
     "UNAVAILABLE: the HIS or WeChat Pay cannot answer now; try again later. "
+    "QUERY_TOO_COMPLEX: the document is over a query limit (nothing ran); `extensions.limit` names which: "
+    "depth, aliases, tokens, directives, rootFields or listSize. "
     "CONSENT_REQUIRED: the profile's health-data consent is missing (ask for it with giveHealthDataConsent); "
     "HIS_NOT_LINKED: the profile is not (or not verifiably) linked to a patient of the hospital's HIS; "
     "HIS_UNAVAILABLE: the HIS did not answer in time (data, if any, is the last known, see `stale` and `asOf`).",
