@@ -97,12 +97,12 @@ def refused(body: dict[str, Any], limit: str) -> dict[str, Any]:
     assert body.get("data") is None, body
     [error] = body["errors"]
     assert error["extensions"] == {"code": "QUERY_TOO_COMPLEX", "limit": limit}, error
-    return error  # type: ignore[no-any-return]
+    return error
 
 
 def answered(body: dict[str, Any]) -> dict[str, Any]:
     assert "errors" not in body, body["errors"]
-    return body["data"]  # type: ignore[no-any-return]
+    return body["data"]
 
 
 @pytest.fixture(scope="module")
