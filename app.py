@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+from cross_web import HTTPException
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
@@ -142,6 +143,13 @@ class HospitalGraphQL(GraphQL[Context, None]):
 
     async def render_graphql_ide(self, request: Request) -> HTMLResponse:
         return HTMLResponse(self._ide_page)
+
+    def decode_json(self, data: str | bytes) -> object:
+        decoded = super().decode_json(data)
+        # strawberry reads fields of whatever JSON it gets: a bare string, number or null would be a 500.
+        if not isinstance(decoded, dict | list):
+            raise HTTPException(400, "The request body must be a JSON object.")
+        return decoded
 
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
