@@ -83,6 +83,26 @@ class Settings(BaseSettings):
     )
     min_reviews_for_rate: int = Field(5, ge=1, le=1000, description="Reviews needed before 好评率 is shown.")
     page_size_max: int = Field(50, ge=1, le=500, description="Largest `first` a list accepts.")
+    # ---- query limits ----
+    # Checked before anything runs (schema/limits.py); a document over one is refused with
+    # QUERY_TOO_COMPLEX. The largest documents of the mini-program, the admin side and the tests are
+    # nested 5 deep, use 3 aliases, 4 root fields and about 200 tokens; GraphiQL's introspection
+    # query is about 200 tokens, and introspection fields do not count toward depth.
+    query_max_depth: int = Field(
+        8, ge=1, le=100, description="Deepest nesting of selections below a root field (introspection not counted)."
+    )
+    query_max_aliases: int = Field(
+        15, ge=0, le=1000, description="Aliases in a document, those in fragments counted where spread."
+    )
+    query_max_tokens: int = Field(
+        1000, ge=50, le=100_000, description="Lexical tokens of a document (graphql-core's parser `max_tokens`)."
+    )
+    query_max_directives: int = Field(
+        50, ge=0, le=1000, description="Directives in one operation, those in fragments counted where spread."
+    )
+    query_max_root_fields: int = Field(
+        10, ge=1, le=1000, description="Root fields of one operation (introspection fields not counted)."
+    )
     audit_retention_days: int = Field(
         365, ge=183, le=3650, description="Days audit rows are kept; at least 183 (six months)."
     )

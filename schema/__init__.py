@@ -3,17 +3,12 @@
 from __future__ import annotations
 
 import logging
+from functools import lru_cache
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import (
-    AddValidationRules,
-    MaxAliasesLimiter,
-    MaxTokensLimiter,
-    ParserCache,
-    QueryDepthLimiter,
-    ValidationCache,
-)
+from strawberry.extensions import AddValidationRules, DisableIntrospection, ParserCache, ValidationCache
+from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from domain.enums import AdminRole
@@ -72,16 +67,16 @@ from schema.identity import (
     StaffAccount,
     StaffSession,
 )
+from schema.limits import QueryLimits, QueryLimitsExtension, validation_rules
 from schema.observability import ObserveOperations
 from schema.permissions import IsDoctor, IsPatient, IsSignedIn, staff_with
 from schema.rankings import DepartmentRankingEntry, Ranking, StaffRankingEntry, TeamRankingEntry
 from schema.rate_limits import RateLimitOperations
 from schema.records import HealthRecord, IndicatorTrend
 from schema.staff import StaffMember
+from settings import Environment, Settings
 
 logger = logging.getLogger("hospital_bff.graphql")
-
-MAX_TOKENS = 2_000  # the full homepage query is about 150 tokens
 
 
 @strawberry.type(description="Everything the mini-program and the admin side can read.")
@@ -513,28 +508,33 @@ class HospitalSchema(strawberry.Schema):
         for error in errors:
             logger.debug("client error: %s", error.message)
 
+    @staticmethod
+    def remove_field_suggestion(error: GraphQLError) -> None:
+        # strawberry's `disable_field_suggestions` strips them from unknown fields only; unknown
+        # arguments, enum values and types name the schema's neighbours the same way.
+        if "Did you mean" in error.message:
+            error.message = error.message.split(" Did you mean")[0].strip()
 
-# The limits' validation rules are built once: rules made anew for every request would make every
-# request's validation look different to ValidationCache.
-_LIMITS = [
-    *QueryDepthLimiter(max_depth=12).validation_rules,
-    *MaxAliasesLimiter(max_alias_count=30).validation_rules,
-]
 
-
-def _build(mutation: type) -> HospitalSchema:
+def _build(mutation: type, limits: QueryLimits, *, dev: bool) -> HospitalSchema:
+    # Built once per schema: rules made anew for every request would make every request's
+    # validation look different to ValidationCache.
+    rules = validation_rules(limits)
     return HospitalSchema(
         query=Query,
         mutation=mutation,
         # Reached through the RankingEntry interface only.
         types=[DepartmentRankingEntry, StaffRankingEntry, TeamRankingEntry],
+        # Production answers do not describe the schema: no introspection, no "Did you mean …".
+        config=StrawberryConfig(disable_field_suggestions=not dev),
         extensions=[
             ObserveOperations,  # first: it sees the final result, and times everything after it
             MaskUnexpectedErrors,
             ReportStaleUpstreams,
-            # Bounds the parser's work before anything else looks at the document.
-            lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
-            lambda: AddValidationRules(_LIMITS),
+            # Bounds the parser's work before anything else looks at the document; list sizes before execution.
+            lambda: QueryLimitsExtension(limits),
+            lambda: AddValidationRules(rules),
+            *([] if dev else [DisableIntrospection]),
             # The mini-program sends the same few documents over and over: parse and validate each once.
             lambda: ParserCache(maxsize=256),
             lambda: ValidationCache(maxsize=256),
@@ -543,5 +543,16 @@ def _build(mutation: type) -> HospitalSchema:
     )
 
 
-schema = _build(Mutation)  # production: no development sign-in
-dev_schema = _build(DevMutation)  # ENV=dev; also the source of schema.graphql
+@lru_cache(maxsize=8)
+def _schema(limits: QueryLimits, *, dev: bool) -> HospitalSchema:
+    return _build(DevMutation if dev else Mutation, limits, dev=dev)
+
+
+def schema_for(settings: Settings) -> HospitalSchema:
+    """The schema that serves with these settings: its query limits, and the development build
+    (devLogin, introspection, suggestions) only in dev. One schema per configuration."""
+    return _schema(QueryLimits.from_settings(settings), dev=settings.is_dev)
+
+
+schema = schema_for(Settings.model_construct(env=Environment.PROD))  # production: no development sign-in
+dev_schema = schema_for(Settings.model_construct())  # ENV=dev; also the source of schema.graphql

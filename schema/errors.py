@@ -30,7 +30,7 @@ class ErrorCode(StrEnum):
     NOT_ELIGIBLE = "NOT_ELIGIBLE"  # the patient may not use this service (e.g. no recent offline visit)
     CONFLICT = "CONFLICT"  # done already, or changed by someone else at the same moment; try again shortly
     UNAVAILABLE = "UNAVAILABLE"  # HIS, WeChat Pay, database or Redis cannot answer now; try again later
-    QUERY_TOO_COMPLEX = "QUERY_TOO_COMPLEX"  # the request exceeds a limit (depth, aliases, tokens, batch size ...)
+    QUERY_TOO_COMPLEX = "QUERY_TOO_COMPLEX"  # refused before execution: over a query limit (`extensions.limit`)
     PERSISTED_QUERY_NOT_FOUND = "PERSISTED_QUERY_NOT_FOUND"  # unknown hash: send the document with its hash once
     PERSISTED_QUERY_NOT_SUPPORTED = "PERSISTED_QUERY_NOT_SUPPORTED"  # persisted queries are turned off
     OPERATION_NOT_TRUSTED = "OPERATION_NOT_TRUSTED"  # not one of the mini-program's trusted documents
@@ -49,6 +49,8 @@ strawberry.enum(
     "later. "
     "RATE_LIMITED: too many requests from this address or account (stricter for sign-in and payment); "
     "retry after `extensions.retryAfter` seconds (HTTP 429 with Retry-After). "
+    "QUERY_TOO_COMPLEX: the document (or batch) is over a query limit (nothing ran); `extensions.limit` names "
+    "which: depth, aliases, tokens, directives, rootFields, listSize or batch. "
     "CONSENT_REQUIRED: the profile's health-data consent is missing (ask for it with giveHealthDataConsent); "
     "HIS_NOT_LINKED: the profile is not (or not verifiably) linked to a patient of the hospital's HIS; "
     "HIS_UNAVAILABLE: the HIS did not answer in time (data, if any, is the last known, see `stale` and `asOf`). "

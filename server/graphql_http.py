@@ -37,7 +37,7 @@ import graphiql
 from datasources.his.resilience import Deadline
 from datasources.identity.viewer import resolve_viewer
 from loaders import make_loaders
-from schema import dev_schema, schema
+from schema import schema_for
 from schema.context import Context
 from schema.errors import ErrorCode, _is_unexpected
 from server.persisted_queries import PersistedQueries, PersistedQueryProblem, load_manifest
@@ -263,7 +263,7 @@ class GraphQLEndpoint:
         self._resources = resources
         self._settings = settings
         self._response_caching = response_caching
-        self.schema = dev_schema if settings.is_dev else schema
+        self.schema = schema_for(settings)
         # Read once at start-up: a broken manifest stops the server instead of refusing every request.
         self._trusted = load_manifest(settings.trusted_documents) if settings.trusted_documents else None
         self._persisted: PersistedQueries | None = None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import httpx
 import pytest
 
 from datasources.db.queries import departments as department_queries
@@ -38,3 +39,10 @@ async def test_an_unexpected_error_is_masked_and_logged_with_the_request_id(
 async def test_validation_errors_are_shown_as_they_are(client: Any) -> None:
     body = await client.execute("{ homepage { noSuchField } }")
     assert "noSuchField" in body["errors"][0]["message"]
+
+
+@pytest.mark.parametrize("body", ['"{ __typename }"', "3", "null", "true"])
+async def test_a_json_body_that_is_not_an_object_is_a_bad_request(http: httpx.AsyncClient, body: str) -> None:
+    response = await http.post("/graphql", content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 400
+    assert "JSON object" in response.text
