@@ -466,10 +466,13 @@ class HealthRecord:
         abnormal_only: Annotated[
             bool, strawberry.argument(description="Only indicators whose latest value is abnormal.")
         ] = False,
-        first: Annotated[int, strawberry.argument(description="At most this many, 1 to 200.")] = 100,
+        first: Annotated[
+            int, strawberry.argument(description="At most this many, 1 to 50 (the cap of every list).")
+        ] = 50,
     ) -> list[LabIndicator] | None:
-        if not 1 <= first <= 200:
-            raise BadInput("`first` must be between 1 and 200.", argument="first")
+        # The query limits refuse a `first` over the list cap before execution; this guards the rest.
+        if not 1 <= first <= 50:
+            raise BadInput("`first` must be between 1 and 50.", argument="first")
         latest: dict[tuple[str | None, str, str | None], tuple[HisResult, int]] = {}
         for report in self._record().reports:  # newest first
             if report.kind is not ReportKind.LAB:
