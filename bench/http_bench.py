@@ -636,13 +636,13 @@ def report(outcome: Outcome, *, redis: bool) -> tuple[str, bool]:
         f"machine: {os.cpu_count()} CPUs shared by the servers, wrk and whatever else runs; "
         f"load average before the measurements {outcome.load_before:.2f}",
         "",
-        f"{'operation':<42}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'vs (a)':>9}{'failed':>8}",
+        f"{'operation':<42}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'% of (a)':>10}{'failed':>8}",
     ]
     for name in MEASURED:
         result = results[name]
         lines.append(
             f"{name:<42}{result.requests_per_second:>10.1f}{result.p50_ms:>9.2f}{result.p99_ms:>9.2f}"
-            f"{result.requests_per_second / limit:>9.3f}{result.failed:>8}"
+            f"{result.requests_per_second / limit * 100:>10.2f}{result.failed:>8}"
         )
     scales = sorted(outcome.statements)
     lines += [
@@ -706,7 +706,12 @@ def main(argv: list[str] | None = None) -> int:
     plan = plan_from(args)
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="hbff-bench-") as tmp:
-        outcome = run(plan, Path(tmp))
+        try:
+            outcome = run(plan, Path(tmp))
+        except RuntimeError as exc:
+            # A server that did not start, an operation answering errors, wrk failing: nothing to measure.
+            print(f"benchmark stopped: {exc}", file=sys.stderr)
+            return 1
     text, met = report(outcome, redis=bool(os.environ.get("BENCH_REDIS_URL")))
     print(text)
     print(f"\nwhole run: {time.monotonic() - started:.0f} s")
