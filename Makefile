@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
 
-.PHONY: run test lint schema assets seed bench-seed bench-rankings bench-his refresh-rankings install
+.PHONY: run test lint schema assets seed bench-seed bench-rankings bench-his bench-http refresh-rankings install
 
 $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed")'
@@ -55,3 +55,7 @@ refresh-rankings: install
 
 bench-his: install
 	$(PY) bench/health_record_speed.py
+
+# wrk against real uvicorn servers; BENCH_DATABASE_URL / BENCH_REDIS_URL use PostgreSQL / Redis.
+bench-http: install
+	$(PY) bench/http_bench.py $(BENCH_ARGS)
