@@ -154,6 +154,8 @@ class Consult(Base):
     __table_args__ = (
         CheckConstraint("rating IS NULL OR (rating BETWEEN 1 AND 5)", name="rating_range"),
         Index("ix_consults_staff_response", "staff_id", "first_response_at"),
+        # Every column the staff statistics read, so that they come from the index alone.
+        Index("ix_consults_staff_stats", "staff_id", "created_at", "first_response_at", "paid_at", "rating"),
         Index("ix_consults_department_completed", "department_id", "completed_at"),
         Index("ix_consults_team_completed", "team_id", "completed_at"),
         # The ranking boards read time ranges: paid (popularity, growth, teams) and completed (gold).
