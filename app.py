@@ -48,6 +48,7 @@ from datasources.identity.viewer import resolve_viewer
 from datasources.payments import NotificationKind, WeChatPay, build_payments, plan_payments
 from datasources.payments.sandbox import WeChatPaySandbox
 from datasources.rankings import RankingJob
+from datasources.response_cache import ResponseCache
 from datasources.signed_links import AttachmentLinks
 from datasources.wechat import WeChatClient, sandbox_transport
 from domain.audit import ActorKind
@@ -88,6 +89,7 @@ class Resources:
     pay_sandbox: WeChatPaySandbox | None  # the WeChat Pay sandbox, when no WECHATPAY_BASE_URL is set
     visit_history: HisPort  # offline visits, for the 复诊续方 eligibility check
     consults: ConsultOrders
+    response_cache: ResponseCache  # public responses, two tiers, invalidated by tag on every instance
 
     his_simulator: HisSimulator | None = None  # the embedded HIS, when no HIS_FHIR_BASE_URL is set
 
@@ -138,6 +140,7 @@ class HospitalGraphQL(GraphQL[Context, None]):
             attachment_links=res.attachment_links,
             consults=res.consults,
             pay_sandbox=res.pay_sandbox,
+            response_cache=res.response_cache,
         )
 
     async def render_graphql_ide(self, request: Request) -> HTMLResponse:
@@ -264,6 +267,14 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> S
         )
         his = build_his(settings, his_plan, http=http, cache=cache, cipher=cipher, breakers=breakers, clock=clock)
         sessions = session_factory(engine)
+        response_cache = ResponseCache(
+            redis_url=settings.redis_url,
+            prefix=settings.redis_key_prefix,
+            enabled=settings.response_cache_enabled,
+            memory_entries=settings.response_cache_memory_entries,
+            lease_seconds=settings.response_cache_lease_seconds,
+            wait_seconds=settings.response_cache_wait_seconds,
+        )
         rankings = RankingJob(
             sessions=sessions,
             cache=cache,
@@ -271,6 +282,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> S
             rules=settings.ranking_rules,
             interval=timedelta(seconds=settings.ranking_refresh_seconds),
             lock_ttl=timedelta(seconds=settings.ranking_lock_seconds),
+            on_refresh=lambda: response_cache.invalidate({"rankings", "homepage"}),
         )
         payments = build_payments(settings, pay_plan, http=http, clock=clock)
         visit_history = _visit_history(settings, clock, his)
@@ -317,8 +329,10 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> S
                 rapid_price_cents=settings.consult_rapid_price_cents,
                 mdt_price_cents=settings.consult_mdt_price_cents,
             ),
+            response_cache=response_cache,
         )
         state["resources"] = app.state.resources = resources
+        await response_cache.start()
         if settings.ranking_refresh_seconds > 0:
             rankings.start()
         jobs = asyncio.create_task(_consult_jobs(resources)) if settings.consult_jobs_enabled else None
@@ -330,6 +344,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> S
                 with contextlib.suppress(asyncio.CancelledError):
                     await jobs
             await rankings.stop()
+            await response_cache.close()
             await his.aclose()
             await own.aclose()
             await http.aclose()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import strawberry
 from starlette.requests import Request
@@ -17,10 +18,14 @@ from datasources.identity.field_crypto import FieldCipher
 from datasources.identity.tokens import SessionTokens
 from datasources.identity.viewer import Viewer
 from datasources.payments.sandbox import WeChatPaySandbox
+from datasources.response_cache import ResponseCache
 from datasources.signed_links import AttachmentLinks
 from datasources.wechat import WeChatClient
 from loaders import Loaders
 from settings import Settings
+
+if TYPE_CHECKING:
+    from schema.cache_control import CachePolicy
 
 
 @dataclass
@@ -44,6 +49,9 @@ class Context:
     pay_sandbox: WeChatPaySandbox | None  # present when payments go to the in-process sandbox
     # HIS answers served stale; each becomes a HIS_UNAVAILABLE error next to the data.
     upstream_notes: list[UpstreamNote] = field(default_factory=list)
+    # Set after execution by CacheControlExtension; None = not cacheable.
+    cache_policy: CachePolicy | None = None
+    response_cache: ResponseCache | None = None  # to invalidate what admin mutations change
 
 
 @dataclass(frozen=True)
