@@ -330,8 +330,11 @@ class ResponseCache:
             if cached is not None:
                 return cached
             held = await self._redis_call(lambda r: r.exists(lease))
-            if held is _FAILED or not held:  # released without a value (not cacheable, failed), or Redis failed
+            if held is _FAILED:
                 return None
+            if not held:
+                # Released: either just after storing its value (read it once more) or without one.
+                return await self.get(key)
         return None
 
     async def _compute(self, compute: Compute) -> CachedResponse | None:

@@ -93,13 +93,16 @@ async def _until(condition: Callable[[], bool]) -> None:
 
 
 def test_keys_depend_on_document_variables_operation_and_scope_only() -> None:
-    base = {"document": "query Q { homepage { variant } }", "operation_name": "Q", "scope": "public"}
-    key = response_cache_key(variables={"a": 1, "b": [1, 2]}, **base)  # type: ignore[arg-type]
-    assert key == response_cache_key(variables={"b": [1, 2], "a": 1}, **base)  # type: ignore[arg-type]
-    assert key != response_cache_key(variables={"a": 2, "b": [1, 2]}, **base)  # type: ignore[arg-type]
-    assert key != response_cache_key(**{**base, "operation_name": None}, variables={"a": 1, "b": [1, 2]})  # type: ignore[arg-type]
-    assert key != response_cache_key(**{**base, "scope": "private"}, variables={"a": 1, "b": [1, 2]})  # type: ignore[arg-type]
-    assert response_cache_key(variables=None, **base) == response_cache_key(variables={}, **base)  # type: ignore[arg-type]
+    def key(variables: dict[str, object] | None, operation: str | None = "Q", scope: str = "public") -> str:
+        document = "query Q { homepage { variant } }"
+        return response_cache_key(document=document, variables=variables, operation_name=operation, scope=scope)
+
+    first = key({"a": 1, "b": [1, 2]})
+    assert first == key({"b": [1, 2], "a": 1})
+    assert first != key({"a": 2, "b": [1, 2]})
+    assert first != key({"a": 1, "b": [1, 2]}, operation=None)
+    assert first != key({"a": 1, "b": [1, 2]}, scope="private")
+    assert key(None) == key({})
 
 
 # ---- memory tier -----------------------------------------------------------------------------
