@@ -215,6 +215,10 @@ async def test_every_article_change_invalidates_the_articles(
         assert await _gone(response_cache, articles, other) == [True, False], document
 
 
+# Before every ranking window and statistics window: the other tests' boards stay as they were.
+LONG_AGO = ANCHOR - timedelta(days=400)
+
+
 async def test_appreciation_moderation_invalidates_the_appreciations(
     app: Starlette, http: httpx.AsyncClient, response_cache: ResponseCache
 ) -> None:
@@ -238,10 +242,10 @@ async def test_appreciation_moderation_invalidates_the_appreciations(
                     department_id=staff.department_id,
                     status=ConsultStatus.COMPLETED,
                     price_cents=2000,
-                    created_at=ANCHOR - timedelta(days=2),
-                    paid_at=ANCHOR - timedelta(days=2),
-                    first_response_at=ANCHOR - timedelta(days=2),
-                    completed_at=ANCHOR - timedelta(days=1),
+                    created_at=LONG_AGO,
+                    paid_at=LONG_AGO,
+                    first_response_at=LONG_AGO,
+                    completed_at=LONG_AGO + timedelta(hours=1),
                 )
                 .returning(Consult.id)
             )
