@@ -48,6 +48,7 @@ from datasources.payments import NotificationKind, WeChatPay, build_payments, pl
 from datasources.payments.sandbox import WeChatPaySandbox
 from datasources.rankings import RankingJob
 from datasources.rate_limits import RateLimiter, create_rate_limiter, rate_limit_rules
+from datasources.response_cache import ResponseCache
 from datasources.signed_links import AttachmentLinks
 from datasources.wechat import WeChatClient, sandbox_transport
 from domain.audit import ActorKind
@@ -90,6 +91,7 @@ class Resources:
     visit_history: HisPort  # offline visits, for the 复诊续方 eligibility check
     consults: ConsultOrders
     rate_limiter: RateLimiter
+    response_cache: ResponseCache  # public responses, two tiers, invalidated by tag on every instance
 
     his_simulator: HisSimulator | None = None  # the embedded HIS, when no HIS_FHIR_BASE_URL is set
 
@@ -238,6 +240,14 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> S
         )
         his = build_his(settings, his_plan, http=http, cache=cache, cipher=cipher, breakers=breakers, clock=clock)
         sessions = session_factory(engine)
+        response_cache = ResponseCache(
+            redis_url=settings.redis_url,
+            prefix=settings.redis_key_prefix,
+            enabled=settings.response_cache_enabled,
+            memory_entries=settings.response_cache_memory_entries,
+            lease_seconds=settings.response_cache_lease_seconds,
+            wait_seconds=settings.response_cache_wait_seconds,
+        )
         rankings = RankingJob(
             sessions=sessions,
             cache=cache,
@@ -245,6 +255,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> S
             rules=settings.ranking_rules,
             interval=timedelta(seconds=settings.ranking_refresh_seconds),
             lock_ttl=timedelta(seconds=settings.ranking_lock_seconds),
+            on_refresh=lambda: response_cache.invalidate({"rankings", "homepage"}),
         )
         payments = build_payments(settings, pay_plan, http=http, clock=clock)
         visit_history = _visit_history(settings, clock, his)
@@ -294,8 +305,10 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> S
                 rapid_price_cents=settings.consult_rapid_price_cents,
                 mdt_price_cents=settings.consult_mdt_price_cents,
             ),
+            response_cache=response_cache,
         )
         state["resources"] = app.state.resources = resources
+        await response_cache.start()
         if settings.ranking_refresh_seconds > 0:
             rankings.start()
         jobs = asyncio.create_task(_consult_jobs(resources)) if settings.consult_jobs_enabled else None
@@ -307,6 +320,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> S
                 with contextlib.suppress(asyncio.CancelledError):
                     await jobs
             await rankings.stop()
+            await response_cache.close()
             await his.aclose()
             await own.aclose()
             await http.aclose()

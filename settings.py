@@ -240,6 +240,27 @@ class Settings(BaseSettings):
         "http://127.0.0.1:8000/payments/wechat/refund-notify",
         description="Where WeChat Pay sends refund notifications.",
     )
+    # ---- response cache ----
+    response_cache_enabled: bool = Field(
+        True, description="Serve public operations (homepage, articles, boards) from the response cache."
+    )
+    response_cache_memory_entries: int = Field(
+        512, ge=0, le=100_000, description="Responses each instance keeps in memory (the first tier, before Redis)."
+    )
+    response_cache_lease_seconds: float = Field(
+        5.0,
+        gt=0,
+        le=120,
+        description="How long one instance may hold the right to recompute an expired response before another "
+        "may take it over (it should exceed the slowest public operation).",
+    )
+    response_cache_wait_seconds: float = Field(
+        2.0,
+        ge=0,
+        le=60,
+        description="How long a request waits for another instance's recompute of the same response before it "
+        "computes the response itself.",
+    )
     # ---- consult orders ----
     consult_unpaid_minutes: int = Field(30, ge=5, le=24 * 60, description="Unpaid orders are closed after this long.")
     consult_rapid_response_minutes: int = Field(

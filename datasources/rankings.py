@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import case, func, select
@@ -100,6 +100,7 @@ class RankingJob:
         rules: RankingRules,
         interval: timedelta,
         lock_ttl: timedelta,
+        on_refresh: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self._sessions = sessions
         self._cache = cache
@@ -107,6 +108,7 @@ class RankingJob:
         self._rules = rules
         self._interval = interval
         self._lock_ttl = lock_ttl
+        self._on_refresh = on_refresh  # told after boards were stored (e.g. to drop cached responses)
         self._task: asyncio.Task[None] | None = None
         self._ticked = asyncio.Condition()
         self.ticks = 0  # completed runs, for tests and diagnostics
@@ -123,6 +125,8 @@ class RankingJob:
         if stored:
             done = ", ".join(f"{s.snapshot.board} {s.snapshot.period_key}" for s in stored)
             logger.info("rankings refreshed: %s", done)
+            if self._on_refresh is not None:
+                await self._on_refresh()
         return stored
 
     async def _loop(self) -> None:

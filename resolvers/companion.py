@@ -14,6 +14,7 @@ from domain.enums import VisitStep
 from loaders.home import EVERYTHING
 from resolvers.auditing import audit_access, write_audit
 from resolvers.records import is_same_person, open_health_data, outcome, refuse_other_person
+from schema.cache_control import VISIT_GUIDE, invalidate_cache
 from schema.companion import UpdateVisitGuideStepSuccess, VisitGuideStep, VisitGuideStepInput, VisitJourney
 from schema.context import Info
 from schema.identity import ProblemReason, ValidationFailed
@@ -110,4 +111,6 @@ async def update_visit_guide_step(
         await write_audit(
             info, db, action="visit_guide.update", result=AuditResult.OK, target_type="VisitGuideStep", target_id=step
         )
-        return UpdateVisitGuideStepSuccess(step=VisitGuideStep.from_row(row))
+        success = UpdateVisitGuideStepSuccess(step=VisitGuideStep.from_row(row))
+    await invalidate_cache(info, {VISIT_GUIDE})
+    return success

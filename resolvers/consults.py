@@ -31,6 +31,7 @@ from domain.consults import Action, ServiceState
 from domain.consults import IllegalTransition as Illegal
 from domain.enums import ConsultService, StaffRole
 from resolvers.auditing import audit_denial, write_audit
+from schema.cache_control import CONSULT_CONSENTS, invalidate_cache
 from schema.common import Connection, Money, check_first, decode_cursor, parse_id, to_connection
 from schema.consults import (
     ConsultConsentDocument,
@@ -639,4 +640,6 @@ async def publish_consult_consent(
             target_type="ConsultConsent",
             target_id=row.id,
         )
-        return ConsultConsentSuccess(document=ConsultConsentDocument.from_row(row))
+        success = ConsultConsentSuccess(document=ConsultConsentDocument.from_row(row))
+    await invalidate_cache(info, {CONSULT_CONSENTS})
+    return success

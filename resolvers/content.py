@@ -14,6 +14,7 @@ from datasources.db.tables import Article as ArticleRow
 from domain.audit import AuditResult
 from domain.enums import ArticleCategory, ArticleStatus
 from resolvers.auditing import write_audit
+from schema.cache_control import ARTICLES, invalidate_cache
 from schema.common import Connection, check_first, decode_cursor, parse_id, to_connection
 from schema.content import Article, ManagedArticle
 from schema.context import Info
@@ -237,7 +238,7 @@ async def _change(
         async with info.context.db() as db, db.begin():
             row = await change(db)
             await write_audit(info, db, action=action, result=AuditResult.OK, target_type="Article", target_id=row.id)
-            return ArticleSuccess(article=ManagedArticle.from_row(row, now=info.context.now))
+            success = ArticleSuccess(article=ManagedArticle.from_row(row, now=info.context.now))
     except store.ArticleNotFound:
         assert article_id is not None, "only changes of an existing article look one up"
         return _article_not_found(article_id)
@@ -247,6 +248,9 @@ async def _change(
         return _invalid(error)
     except store.WrongState as error:
         return _wrong_state(error)
+    # After the commit: a response cached meanwhile would otherwise keep showing the article as it was.
+    await invalidate_cache(info, {ARTICLES})
+    return success
 
 
 def _validated(input: ArticleInput) -> store.ValidArticle | ValidationFailed:

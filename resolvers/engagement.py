@@ -11,6 +11,7 @@ from domain.audit import AuditResult
 from domain.content import WordFilter
 from domain.enums import AppreciationKind, AppreciationStatus, BannerDesign
 from resolvers.auditing import audit_denial, write_audit
+from schema.cache_control import APPRECIATIONS, invalidate_cache
 from schema.common import Connection, check_first, decode_cursor, parse_id, to_connection
 from schema.context import Info
 from schema.engagement import Appreciation, ModeratedAppreciation
@@ -103,11 +104,13 @@ async def _moderate(info: Info, action: str, appreciation_id: int, reason: str |
             await write_audit(
                 info, db, action=action, result=AuditResult.OK, target_type="Appreciation", target_id=row.id
             )
-            return AppreciationSuccess(appreciation=ModeratedAppreciation.from_row(row))
+            success = AppreciationSuccess(appreciation=ModeratedAppreciation.from_row(row))
     except store.AppreciationNotFound:
         return not_found("Appreciation", appreciation_id, "锦旗或感谢信")
     except store.Refused as error:
         return _refused(error)
+    await invalidate_cache(info, {APPRECIATIONS})
+    return success
 
 
 async def approve_appreciation(

@@ -16,6 +16,7 @@ from datasources.content import homepage as store
 from domain.audit import AuditResult
 from domain.enums import ConsultService, EntryKind, HomepageModule, LayoutVariant, LinkKind
 from resolvers.auditing import write_audit
+from schema.cache_control import HOMEPAGE, invalidate_cache
 from schema.common import parse_id
 from schema.context import Info
 from schema.home import Homepage
@@ -125,6 +126,7 @@ async def _configure(
         return _invalid(error)
     except store.UnknownDepartment as error:
         return not_found("Department", error.department_id, "科室")
+    await invalidate_cache(info, {HOMEPAGE})
     # Resolved after the commit, through this request's fresh loaders: the homepage as it is now.
     return HomepageConfigSuccess(homepage=Homepage(variant=variant))
 

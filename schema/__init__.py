@@ -49,6 +49,22 @@ from resolvers.home_config import (
 )
 from resolvers.identity import ProfileResult, RemoveProfileResult
 from resolvers.rankings import RefreshRankingsResult
+from schema.cache_control import (
+    APPRECIATIONS,
+    ARTICLE_MAX_AGE,
+    ARTICLES,
+    CONSENTS,
+    CONSULT_CONSENTS,
+    DEPARTMENTS,
+    HOMEPAGE,
+    PRIVATE,
+    RANKINGS,
+    STAFF,
+    VISIT_GUIDE,
+    CacheControl,
+    CacheControlExtension,
+    cache_hint,
+)
 from schema.common import Connection
 from schema.companion import VisitGuideStep, VisitJourney
 from schema.consults import ConsultConsentDocument, ConsultOrder, RapidConsultStatus, StaffGroup
@@ -82,54 +98,68 @@ logger = logging.getLogger("hospital_bff.graphql")
 @strawberry.type(description="Everything the mini-program and the admin side can read.")
 class Query:
     homepage: Homepage = strawberry.field(
+        directives=[cache_hint(300, HOMEPAGE)],
         resolver=home_resolvers.homepage,
         description="Every module of the homepage in one request. `variant: ELDER` gives the 长辈版 layout.",
     )
     staff: Connection[StaffMember] = strawberry.field(
+        directives=[cache_hint(300, STAFF)],
         resolver=staff_resolvers.staff,
         description="Staff who take internet consults (医 / 护 / 药), with their statistics, in id order. "
         "Filters combine; `first` is at most 50.",
     )
     staff_member: StaffMember | None = strawberry.field(
+        directives=[cache_hint(300, STAFF)],
         resolver=staff_resolvers.staff_member,
         description="One staff member by id; null when there is none or when they have left (as in `staff`).",
     )
     department: Department | None = strawberry.field(
-        resolver=department_resolvers.department, description="One department by id; null when there is none."
+        directives=[cache_hint(600, DEPARTMENTS)],
+        resolver=department_resolvers.department,
+        description="One department by id; null when there is none.",
     )
     departments: Connection[Department] = strawberry.field(
-        resolver=department_resolvers.departments, description="All departments in id order; `first` is at most 50."
+        directives=[cache_hint(600, DEPARTMENTS)],
+        resolver=department_resolvers.departments,
+        description="All departments in id order; `first` is at most 50.",
     )
     ranking: Ranking | None = strawberry.field(
+        directives=[cache_hint(300, RANKINGS)],
         resolver=ranking_resolvers.ranking,
         description="One ranking board for a chosen period (any past month of the gold boards, any past day of "
         "the TOP3 boards), or the newest; null when that period was never computed.",
     )
     me: PatientAccount = strawberry.field(
+        directives=[PRIVATE],
         resolver=identity_resolvers.me,
         permission_classes=[IsPatient],
         description="The signed-in patient account with its profiles (patients only).",
     )
     profile: PatientProfile = strawberry.field(
+        directives=[PRIVATE],
         resolver=identity_resolvers.profile,
         permission_classes=[IsPatient],
         description="One of the signed-in account's own profiles; any other id is FORBIDDEN.",
     )
     consent_document: ConsentDocument | None = strawberry.field(
+        directives=[cache_hint(600, CONSENTS)],
         resolver=identity_resolvers.consent_document,
         description="The current version of a consent text, to show before `giveHealthDataConsent`.",
     )
     staff_me: StaffAccount = strawberry.field(
+        directives=[PRIVATE],
         resolver=identity_resolvers.staff_me,
         permission_classes=[staff_with(*AdminRole)],
         description="The signed-in staff account (staff only).",
     )
     audit_log: Connection[AuditEntry] = strawberry.field(
+        directives=[PRIVATE],
         resolver=identity_resolvers.audit_log,
         permission_classes=[staff_with(AdminRole.SUPER_ADMIN)],
         description="The audit log, oldest first (SUPER_ADMIN only).",
     )
     health_record: HealthRecord = strawberry.field(
+        directives=[PRIVATE],
         resolver=record_resolvers.health_record,
         permission_classes=[IsPatient],
         description="The health record (健康档案) of one of the account's profiles, from the HIS: basic information, "
@@ -137,106 +167,127 @@ class Query:
         "link to the HIS (else HIS_NOT_LINKED); any other profile id is FORBIDDEN. Every read is audited.",
     )
     indicator_trend: IndicatorTrend | None = strawberry.field(
+        directives=[PRIVATE],
         resolver=record_resolvers.indicator_trend,
         permission_classes=[IsPatient],
         description="How one lab indicator of a profile moved over time: values of the same code and unit only, "
         "abnormal ones flagged, reference-range changes marked. Same access rules as `healthRecord`.",
     )
     visit_guide: list[VisitGuideStep] = strawberry.field(
+        directives=[cache_hint(600, VISIT_GUIDE)],
         resolver=companion_resolvers.visit_guide,
         description="The visit companion's (电子伴诊) guide through a whole visit, step by step, in plain language.",
     )
     visit_journey: VisitJourney | None = strawberry.field(
+        directives=[PRIVATE],
         resolver=companion_resolvers.visit_journey,
         permission_classes=[IsPatient],
         description="Today's visit of one of the account's profiles, step by step as the HIS reports it: the "
         "current step, what to do, where to go, the queue number. Same access rules as `healthRecord`.",
     )
     articles: Connection[Article] = strawberry.field(
+        directives=[cache_hint(ARTICLE_MAX_AGE, ARTICLES)],
         resolver=content_resolvers.articles,
         description="Published articles of the health encyclopedia (健康百科), pinned first, then newest first. "
         "Filters combine; `first` is at most 50.",
     )
     article: Article | None = strawberry.field(
+        directives=[cache_hint(ARTICLE_MAX_AGE, ARTICLES)],
         resolver=content_resolvers.article,
         description="One published article by id; null when there is none, or it is a draft, archived or "
         "scheduled for later. Call `recordArticleView` when it is shown.",
     )
     search_articles: Connection[Article] = strawberry.field(
+        directives=[cache_hint(ARTICLE_MAX_AGE, ARTICLES)],
         resolver=content_resolvers.search_articles,
         description="Full-text search of published articles (title, summary and text); finds Chinese words "
         "inside sentences (高血压 in 冬季高血压患者…). Newest first.",
     )
     managed_articles: Connection[ManagedArticle] = strawberry.field(
+        directives=[PRIVATE],
         resolver=content_resolvers.managed_articles,
         permission_classes=[staff_with(AdminRole.CONTENT_EDITOR)],
         description="Every article in any status, newest first (CONTENT_EDITOR).",
     )
     managed_article: ManagedArticle | None = strawberry.field(
+        directives=[PRIVATE],
         resolver=content_resolvers.managed_article,
         permission_classes=[staff_with(AdminRole.CONTENT_EDITOR)],
         description="One article in any status (CONTENT_EDITOR); null when there is none.",
     )
     operations_dashboard: OperationsDashboard = strawberry.field(
+        directives=[PRIVATE],
         resolver=dashboard_resolvers.operations_dashboard,
         permission_classes=[staff_with(AdminRole.OPERATIONS)],
         description="Consults, order funnel, response times, refunds, most-read articles and appreciations over a "
         "period of days, as series to chart (OPERATIONS).",
     )
     appreciations: Connection[Appreciation] = strawberry.field(
+        directives=[cache_hint(300, APPRECIATIONS)],
         resolver=engagement_resolvers.appreciations,
         description="Published e-banners (电子锦旗) and thank-you letters (感谢信) of one staff member or team, "
         "oldest first; signatures are anonymised unless the patient chose otherwise.",
     )
     my_appreciations: Connection[ModeratedAppreciation] = strawberry.field(
+        directives=[PRIVATE],
         resolver=engagement_resolvers.my_appreciations,
         permission_classes=[IsPatient],
         description="The signed-in patient's own banners and letters with their moderation state, oldest first.",
     )
     moderation_queue: Connection[ModeratedAppreciation] = strawberry.field(
+        directives=[PRIVATE],
         resolver=engagement_resolvers.moderation_queue,
         permission_classes=[staff_with(AdminRole.CONTENT_EDITOR)],
         description="Banners and letters to moderate, oldest first; PENDING by default (CONTENT_EDITOR).",
     )
     # ---- consult orders ----
     consult_consent: ConsultConsentDocument | None = strawberry.field(
+        directives=[cache_hint(600, CONSULT_CONSENTS)],
         resolver=consult_resolvers.consult_consent,
         description="The current informed consent of a service (视频问诊), to show and accept before ordering.",
     )
     rapid_consult_status: RapidConsultStatus = strawberry.field(
+        directives=[CacheControl(max_age=0)],
         resolver=consult_resolvers.rapid_consult_status,
         description="极速咨询 now: queue length, doctors on duty, expected wait and price.",
     )
     follow_up_staff: list[StaffGroup] = strawberry.field(
+        directives=[cache_hint(300, STAFF)],
         resolver=consult_resolvers.follow_up_staff,
         description="复诊续方: the staff offering it, grouped 医 / 护 / 药, with their statistics.",
     )
     consult_orders: Connection[ConsultOrder] = strawberry.field(
+        directives=[PRIVATE],
         resolver=consult_resolvers.consult_orders,
         permission_classes=[IsPatient],
         description="The signed-in account's consult orders, newest first (patients only).",
     )
     consult_order: ConsultOrder = strawberry.field(
+        directives=[PRIVATE],
         resolver=consult_resolvers.consult_order,
         permission_classes=[IsPatient],
         description="One of the account's own orders, with its timeline; any other id is FORBIDDEN.",
     )
     doctor_consult_orders: Connection[ConsultOrder] = strawberry.field(
+        directives=[PRIVATE],
         resolver=consult_resolvers.doctor_consult_orders,
         permission_classes=[IsDoctor],
         description="Orders assigned to the signed-in doctor (as the doctor or one of the experts), newest first.",
     )
     rapid_consult_queue: Connection[ConsultOrder] = strawberry.field(
+        directives=[PRIVATE],
         resolver=consult_resolvers.rapid_consult_queue,
         permission_classes=[IsDoctor],
         description="极速咨询 orders waiting for a doctor, oldest first (doctors of the GP team only).",
     )
     coordination_consult_orders: Connection[ConsultOrder] = strawberry.field(
+        directives=[PRIVATE],
         resolver=consult_resolvers.coordination_consult_orders,
         permission_classes=[staff_with(AdminRole.COORDINATOR)],
         description="Paid team and MDT orders, oldest first: the coordinators' work queue.",
     )
     staff_consult_order: ConsultOrder = strawberry.field(
+        directives=[PRIVATE],
         resolver=consult_resolvers.staff_consult_order,
         permission_classes=[staff_with(AdminRole.DOCTOR, AdminRole.COORDINATOR)],
         description="One order for staff: a doctor reads those assigned to them (and the rapid queue), a "
@@ -535,6 +586,7 @@ def _build(mutation: type, limits: QueryLimits, *, dev: bool) -> HospitalSchema:
             lambda: QueryLimitsExtension(limits),
             lambda: AddValidationRules(rules),
             *([] if dev else [DisableIntrospection]),
+            CacheControlExtension,
             # The mini-program sends the same few documents over and over: parse and validate each once.
             lambda: ParserCache(maxsize=256),
             lambda: ValidationCache(maxsize=256),

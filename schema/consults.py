@@ -23,6 +23,7 @@ from domain.consults import (
 )
 from domain.enums import AdminRole, ConsultService, StaffRole
 from domain.identity import age_on, mask_name
+from schema.cache_control import PRIVATE
 from schema.common import Money
 from schema.context import Info
 from schema.departments import Department
@@ -216,7 +217,8 @@ class ConsultTeam:
 
 @strawberry.type(
     description="An order of one of the five consult services. Patients read their own; staff read the orders "
-    "they work on (a doctor: those assigned to them; a coordinator: team and MDT orders)."
+    "they work on (a doctor: those assigned to them; a coordinator: team and MDT orders).",
+    directives=[PRIVATE],
 )
 class ConsultOrder:
     id: strawberry.ID = strawberry.field(description="Stable id of the order.")

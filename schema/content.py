@@ -9,6 +9,7 @@ import strawberry
 
 from datasources.db.tables import Article as ArticleRow
 from domain.enums import ArticleCategory, ArticleStatus
+from schema.cache_control import ARTICLE_MAX_AGE, ARTICLES, PRIVATE, cache_hint
 from schema.common import check_first
 from schema.context import Info
 from schema.departments import Department
@@ -23,7 +24,9 @@ strawberry.enum(
 MAX_RELATED = 10
 
 
-@strawberry.type(description="An article of the health encyclopedia (健康百科).")
+@strawberry.type(
+    description="An article of the health encyclopedia (健康百科).", directives=[cache_hint(ARTICLE_MAX_AGE, ARTICLES)]
+)
 class Article:
     id: strawberry.ID = strawberry.field(description="Stable id of the article.")
     category: ArticleCategory = strawberry.field(description="科普, 资讯 or 医院动态.")
@@ -87,7 +90,9 @@ class Article:
         )
 
 
-@strawberry.type(description="An article as editors see it: in any status, with its publication state.")
+@strawberry.type(
+    description="An article as editors see it: in any status, with its publication state.", directives=[PRIVATE]
+)
 class ManagedArticle:
     id: strawberry.ID = strawberry.field(description="Stable id of the article.")
     category: ArticleCategory = strawberry.field(description="科普, 资讯 or 医院动态.")

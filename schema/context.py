@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import strawberry
 from starlette.requests import Request
@@ -18,10 +19,14 @@ from datasources.identity.tokens import SessionTokens
 from datasources.identity.viewer import Viewer
 from datasources.payments.sandbox import WeChatPaySandbox
 from datasources.rate_limits import RateLimiter
+from datasources.response_cache import ResponseCache
 from datasources.signed_links import AttachmentLinks
 from datasources.wechat import WeChatClient
 from loaders import Loaders
 from settings import Settings
+
+if TYPE_CHECKING:
+    from schema.cache_control import CachePolicy
 
 
 @dataclass
@@ -46,6 +51,9 @@ class Context:
     # HIS answers served stale; each becomes a HIS_UNAVAILABLE error next to the data.
     upstream_notes: list[UpstreamNote] = field(default_factory=list)
     rate_limiter: RateLimiter | None = None  # per-account, sign-in and payment limits (None: off)
+    # Set after execution by CacheControlExtension; None = not cacheable.
+    cache_policy: CachePolicy | None = None
+    response_cache: ResponseCache | None = None  # to invalidate what admin mutations change
 
 
 @dataclass(frozen=True)

@@ -5,10 +5,11 @@ from __future__ import annotations
 import strawberry
 
 from datasources.db.tables import Department as DepartmentRow
+from schema.cache_control import DEPARTMENTS, cache_hint
 from schema.common import RegistrationLink
 
 
-@strawberry.type(description="A clinical department (科室) of the hospital.")
+@strawberry.type(description="A clinical department (科室) of the hospital.", directives=[cache_hint(600, DEPARTMENTS)])
 class Department:
     id: strawberry.ID = strawberry.field(description="Stable id of the department.")
     code: str = strawberry.field(description="The department's code in the HIS.")

@@ -9,6 +9,7 @@ import strawberry
 from datasources.content.appreciations import AppreciationCounts as CountsRow
 from datasources.db.tables import Appreciation as AppreciationRow
 from domain.enums import AppreciationKind, AppreciationStatus, BannerDesign
+from schema.cache_control import APPRECIATIONS, PRIVATE, cache_hint
 
 strawberry.enum(AppreciationKind, description="BANNER 电子锦旗 (a design with a short phrase) or LETTER 感谢信.")
 strawberry.enum(
@@ -22,7 +23,10 @@ strawberry.enum(
 )
 
 
-@strawberry.type(description="Published e-banners and thank-you letters of a staff member (all time).")
+@strawberry.type(
+    description="Published e-banners and thank-you letters of a staff member (all time).",
+    directives=[cache_hint(300, APPRECIATIONS)],
+)
 class AppreciationCounts:
     banners: int = strawberry.field(description="电子锦旗 published.")
     letters: int = strawberry.field(description="感谢信 published.")
@@ -32,7 +36,10 @@ class AppreciationCounts:
         return cls(banners=row.banners, letters=row.letters)
 
 
-@strawberry.type(description="A published e-banner or thank-you letter, as everyone sees it. Non-monetary.")
+@strawberry.type(
+    description="A published e-banner or thank-you letter, as everyone sees it. Non-monetary.",
+    directives=[cache_hint(300, APPRECIATIONS)],
+)
 class Appreciation:
     id: strawberry.ID = strawberry.field(description="Stable id.")
     kind: AppreciationKind = strawberry.field(description="Banner or letter.")
@@ -58,7 +65,8 @@ class Appreciation:
 
 
 @strawberry.type(
-    description="An e-banner or letter with its moderation state, as its author and content editors see it."
+    description="An e-banner or letter with its moderation state, as its author and content editors see it.",
+    directives=[PRIVATE],
 )
 class ModeratedAppreciation:
     id: strawberry.ID = strawberry.field(description="Stable id.")

@@ -15,6 +15,7 @@ from datasources.db.tables import ProfileConsent
 from datasources.db.tables import StaffAccount as StaffAccountRow
 from domain.enums import AdminRole, ConsentGiver, ConsentKind, ProfileRelation
 from domain.identity import Gender, age_on, mask_name
+from schema.cache_control import PRIVATE
 from schema.context import Info
 from schema.errors import ErrorCode
 
@@ -78,7 +79,8 @@ class ConsentStatus:
 
 @strawberry.type(
     description="A patient profile (就诊人) managed by the account: the holder, or a parent, child or spouse. "
-    "ID and mobile numbers are always masked; the full values are never returned."
+    "ID and mobile numbers are always masked; the full values are never returned.",
+    directives=[PRIVATE],
 )
 class PatientProfile:
     id: strawberry.ID = strawberry.field(description="Stable id of the profile.")
@@ -118,7 +120,7 @@ class PatientProfile:
         )
 
 
-@strawberry.type(description="The signed-in mini-program account and the profiles it manages.")
+@strawberry.type(description="The signed-in mini-program account and the profiles it manages.", directives=[PRIVATE])
 class PatientAccount:
     id: strawberry.ID = strawberry.field(description="Stable id of the account.")
     created_at: datetime = strawberry.field(description="When the account was first used.")

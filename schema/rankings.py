@@ -15,6 +15,7 @@ from datasources.db.rankings import StoredBoard
 from datasources.db.tables import RankingEntry as EntryRow
 from domain import rankings as rules_
 from domain.rankings import GOLD_BOARDS, SUBJECTS, RankingBoard, RankingRules, SubjectKind, Window
+from schema.cache_control import RANKINGS, cache_hint
 from schema.common import RegistrationLink
 from schema.context import Info
 from schema.departments import Department
@@ -209,7 +210,10 @@ def _entry(board: RankingBoard, row: EntryRow, window: Window, rules: RankingRul
     )
 
 
-@strawberry.type(description="A ranking board as computed for one period, with what it means.")
+@strawberry.type(
+    description="A ranking board as computed for one period, with what it means.",
+    directives=[cache_hint(300, RANKINGS)],
+)
 class Ranking:
     board: RankingBoard = strawberry.field(description="Which board.")
     title: str = strawberry.field(description="The board's name as shown, e.g. 医生热度.")
@@ -237,7 +241,8 @@ class Ranking:
 
 
 @strawberry.type(
-    description="金牌榜单: the top departments (金牌科室) and staff (金牌医生) of the last complete calendar month."
+    description="金牌榜单: the top departments (金牌科室) and staff (金牌医生) of the last complete calendar month.",
+    directives=[cache_hint(300, RANKINGS)],
 )
 class GoldBoard:
     period: RankingPeriod = strawberry.field(description="The month both lists cover.")

@@ -45,6 +45,7 @@ from domain.health_records import (
 )
 from domain.identity import Gender, age_on, mask_name
 from resolvers.auditing import audit_access
+from schema.cache_control import PRIVATE
 from schema.common import Connection, Edge, PageInfo, check_first
 from schema.context import Info, UpstreamNote
 from schema.errors import BadInput, ClientError, ErrorCode
@@ -370,7 +371,8 @@ def _decode_cursor(cursor: str) -> str:
 
 @strawberry.type(
     description="The health record (健康档案) of one profile, from the HIS. `stale` is true when the HIS did not "
-    "answer and the last known data is shown (as of `asOf`); an error with code HIS_UNAVAILABLE then says so."
+    "answer and the last known data is shown (as of `asOf`); an error with code HIS_UNAVAILABLE then says so.",
+    directives=[PRIVATE],
 )
 class HealthRecord:
     profile_id: strawberry.ID = strawberry.field(description="The profile this record belongs to.")

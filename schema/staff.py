@@ -8,6 +8,7 @@ from datasources.db.queries.staff import StaffStatsRow
 from datasources.db.tables import ServiceOffering
 from datasources.db.tables import Staff as StaffRow
 from domain.enums import ConsultService, StaffRole
+from schema.cache_control import STAFF, cache_hint
 from schema.common import Money, RegistrationLink
 from schema.context import Info
 from schema.departments import Department
@@ -74,7 +75,9 @@ class StaffStats:
         )
 
 
-@strawberry.type(description="A doctor, nurse or pharmacist who takes internet consults.")
+@strawberry.type(
+    description="A doctor, nurse or pharmacist who takes internet consults.", directives=[cache_hint(300, STAFF)]
+)
 class StaffMember:
     id: strawberry.ID = strawberry.field(description="Stable id of the staff member.")
     code: str = strawberry.field(description="The staff member's code in the HIS (工号).")

@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from graphql import GraphQLError
@@ -36,8 +36,10 @@ from strawberry.types.graphql import OperationType
 import graphiql
 from datasources.his.resilience import Deadline
 from datasources.identity.viewer import resolve_viewer
+from datasources.response_cache import CachedResponse, response_cache_key
 from loaders import make_loaders
 from schema import schema_for
+from schema.cache_control import CacheScope
 from schema.context import Context
 from schema.errors import ErrorCode, _is_unexpected
 from server.persisted_queries import PersistedQueries, PersistedQueryProblem, load_manifest
@@ -58,56 +60,12 @@ _MAY_CHANGE_DATA = re.compile(r"\b(mutation|subscription)\b")
 RATE_LIMITED = "RATE_LIMITED"  # the rate limiter's code (contract 2 of issue 8)
 
 
-# ---- the response cache (contract 3): typed structurally, wired by the application ----
-class CachedResponseLike(Protocol):
-    """What the endpoint reads from a cached answer (datasources.response_cache.CachedResponse)."""
-
-    @property
-    def body(self) -> bytes: ...
-    @property
-    def max_age(self) -> int: ...
-
-
-E = TypeVar("E", bound=CachedResponseLike)
-E_co = TypeVar("E_co", bound=CachedResponseLike, covariant=True)
-
-
-class ResponseCacheLike(Protocol[E]):
-    """The part of datasources.response_cache.ResponseCache the endpoint uses."""
-
-    async def get(self, key: str) -> E | None: ...
-    async def get_or_compute(self, key: str, compute: Callable[[], Awaitable[E | None]]) -> E | None: ...
-
-
-class CacheKey(Protocol):
-    def __call__(
-        self, *, document: str, variables: Mapping[str, Any] | None, operation_name: str | None, scope: str
-    ) -> str: ...
-
-
-class EntryFactory(Protocol[E_co]):
-    def __call__(self, *, body: bytes, content_type: str, max_age: int, tags: frozenset[str]) -> E_co: ...
-
-
-@dataclass(frozen=True)
-class ResponseCaching(Generic[E]):
-    """The response cache with its entry type and key function, e.g.
-    `ResponseCaching(cache=resources.response_cache, entry=CachedResponse, key=response_cache_key)`."""
-
-    cache: ResponseCacheLike[E]
-    entry: EntryFactory[E]
-    key: CacheKey
-
-
 def _public_max_age(context: Context) -> tuple[int, frozenset[str]] | None:
     """(max-age, tags) when the schema's cache-control extension found the result public and cacheable."""
-    policy = getattr(context, "cache_policy", None)
-    if policy is None:
+    policy = context.cache_policy
+    if policy is None or policy.scope is not CacheScope.PUBLIC or policy.max_age <= 0:
         return None
-    scope = policy.scope
-    if str(getattr(scope, "value", scope)).upper() != "PUBLIC" or policy.max_age <= 0:
-        return None
-    return int(policy.max_age), frozenset(policy.tags)
+    return policy.max_age, policy.tags
 
 
 # ---- the request's parts ----
@@ -239,6 +197,7 @@ async def build_context(request: Request, res: Resources) -> Context:
         consults=res.consults,
         pay_sandbox=res.pay_sandbox,
         rate_limiter=res.rate_limiter if res.settings.rate_limits_enabled else None,
+        response_cache=res.response_cache,
     )
 
 
@@ -258,11 +217,9 @@ class GraphQLEndpoint:
         resources: Callable[[], Resources],
         *,
         settings: Settings,
-        response_caching: Callable[[], ResponseCaching[Any] | None] = lambda: None,
     ) -> None:
         self._resources = resources
         self._settings = settings
-        self._response_caching = response_caching
         self.schema = schema_for(settings)
         # Read once at start-up: a broken manifest stops the server instead of refusing every request.
         self._trusted = load_manifest(settings.trusted_documents) if settings.trusted_documents else None
@@ -343,18 +300,19 @@ class GraphQLEndpoint:
 
     async def _single(self, request: Request, params: GraphQLParams, method: str, media: str) -> Response:
         document = await self._document(params)
-        caching = self._response_caching()
-        if caching is None or _MAY_CHANGE_DATA.search(document):
+        cache = self._resources().response_cache
+        if not cache.enabled or _MAY_CHANGE_DATA.search(document):
             return self._finish(await self._execute(request, params, document, method), media)
-        key = caching.key(
+        # Only PUBLIC answers are ever stored, so one scope serves every viewer.
+        key = response_cache_key(
             document=document, variables=params.variables, operation_name=params.operation_name, scope="public"
         )
-        hit = await caching.cache.get(key)
+        hit = await cache.get(key)
         if hit is not None:
             return self._cached(hit, media)
         produced: list[Answer] = []
 
-        async def compute() -> Any:
+        async def compute() -> CachedResponse | None:
             answer = await self._execute(request, params, document, method)
             produced.append(answer)
             cacheable = self._cacheable(answer)
@@ -362,9 +320,9 @@ class GraphQLEndpoint:
                 return None
             max_age, tags = cacheable
             body = orjson.dumps(answer.body)
-            return caching.entry(body=body, content_type=_CONTENT_TYPES[JSON], max_age=max_age, tags=tags)
+            return CachedResponse(body=body, content_type=_CONTENT_TYPES[JSON], max_age=max_age, tags=tags)
 
-        entry = await caching.cache.get_or_compute(key, compute)
+        entry = await cache.get_or_compute(key, compute)
         if produced:
             return self._finish(produced[0], media)
         if entry is not None:  # another request (maybe on another instance) computed it meanwhile
@@ -478,7 +436,7 @@ class GraphQLEndpoint:
         return self._respond(body, media, status=status, headers={"cache-control": cache_control, **answer.headers})
 
     @staticmethod
-    def _cached(entry: CachedResponseLike, media: str) -> Response:
+    def _cached(entry: CachedResponse, media: str) -> Response:
         headers = {"cache-control": f"public, max-age={entry.max_age}", "vary": "Accept"}
         return Response(entry.body, status_code=200, headers=headers, media_type=_CONTENT_TYPES[media])
 

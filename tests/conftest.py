@@ -102,6 +102,9 @@ def settings(backend: Backend) -> Settings:
         # The suite makes thousands of requests from one address: limits high enough never to throttle
         # it. tests/ratelimit tests the real defaults on apps of their own.
         **HIGH_RATE_LIMITS,
+        # Off in the shared app, so that no test reads an answer another test left in the cache; the
+        # cache's own tests run apps with it on.
+        response_cache_enabled=False,
     )
 
 

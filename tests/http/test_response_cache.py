@@ -1,0 +1,125 @@
+"""The response cache behind /graphql: a public answer is stored once and then served as the same
+bytes without any GraphQL or SQL work; private answers, mutations and errors never are; an admin
+change drops what it changes, so the next request shows it.
+
+An app of its own with the cache on (the suite's shared app runs with it off)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from content_support import mutate, staff_token
+from identity_support import patient_login
+from starlette.applications import Starlette
+
+from app import create_app
+from datasources.response_cache import ResponseCache, response_cache_key
+from domain.enums import AdminRole
+from settings import Settings
+from support import ANCHOR
+
+HOMEPAGE = """query Home { homepage { variant layout { compact fontScale modules }
+  featuredDepartments { position department { id name } } articles { label articles { id title } }
+  goldBoard { period { key } } boards { board entries { rank } } } }"""
+LAYOUT_ONLY = "query Layout { homepage(variant: ELDER) { layout { compact fontScale modules } } }"
+SET_LAYOUT = """mutation($layout: LayoutInput!) { setLayout(variant: ELDER, layout: $layout) { __typename } }"""
+
+
+@pytest.fixture(scope="module")
+async def app(settings: Settings) -> AsyncIterator[Starlette]:
+    cached = settings.model_copy(
+        update={
+            "response_cache_enabled": True,
+            "redis_key_prefix": f"{settings.redis_key_prefix}rc-{uuid.uuid4().hex[:6]}:",
+        }
+    )
+    application = create_app(cached, clock=lambda: ANCHOR)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+async def post(http: httpx.AsyncClient, query: str, token: str | None = None, **headers: str) -> httpx.Response:
+    if token:
+        headers["authorization"] = f"Bearer {token}"
+    return await http.post("/graphql", json={"query": query}, headers=headers)
+
+
+async def test_a_public_answer_is_served_again_as_the_same_bytes_without_sql(
+    http: httpx.AsyncClient, assert_num_queries: Any
+) -> None:
+    # a query nobody asked before in this app (the alias makes the document new)
+    query = HOMEPAGE.replace("variant layout", f"variant fresh{uuid.uuid4().hex[:6]}: variant layout")
+    first = await post(http, query)
+    assert "errors" not in first.json(), first.text
+    # articles (60 s, scheduled ones go live unannounced) bound the homepage's 300 s
+    assert first.headers["cache-control"] == "public, max-age=60"
+    with assert_num_queries(0):
+        again = await post(http, query)
+        as_spec = await post(http, query, accept="application/graphql-response+json")
+    assert again.content == first.content
+    assert again.headers["cache-control"].startswith("public, max-age=")
+    # the same stored bytes, labelled with the media type the client asked for
+    assert as_spec.content == first.content
+    assert as_spec.headers["content-type"].startswith("application/graphql-response+json")
+    # so is the same document from a signed-in patient: nothing under `homepage` depends on the viewer
+    patient = await patient_login(http, f"rc-{uuid.uuid4().hex[:8]}")
+    with assert_num_queries(0):
+        signed_in = await post(http, query, patient)
+    assert signed_in.content == first.content
+
+
+async def test_variables_and_operation_names_are_part_of_the_key(http: httpx.AsyncClient) -> None:
+    query = "query Depts($n: Int!) { departments(first: $n) { edges { node { id } } } }"
+    two = await http.post("/graphql", json={"query": query, "variables": {"n": 2}})
+    three = await http.post("/graphql", json={"query": query, "variables": {"n": 3}})
+    assert len(two.json()["data"]["departments"]["edges"]) == 2
+    assert len(three.json()["data"]["departments"]["edges"]) == 3
+
+
+async def test_private_answers_mutations_and_errors_are_never_stored(app: Starlette, http: httpx.AsyncClient) -> None:
+    cache: ResponseCache = app.state.resources.response_cache
+
+    async def stored(query: str) -> bool:
+        key = response_cache_key(document=query, variables=None, operation_name=None, scope="public")
+        return await cache.get(key) is not None
+
+    patient = await patient_login(http, f"rc-{uuid.uuid4().hex[:8]}")
+    me = "{ me { id profiles { id } } }"
+    private = await post(http, me, patient)
+    assert "errors" not in private.json()
+    # an error (here: an id that is not one) is not stored either
+    broken = '{ departments(first: 1) { totalCount } staffMember(id: "not-an-id") { name } }'
+    failed = await post(http, broken)
+    assert failed.json().get("errors")
+    mutation = 'mutation { login(code: "not-a-code") { token } }'
+    refused = await post(http, mutation)
+    for response in (private, failed, refused):
+        assert response.headers["cache-control"] == "no-store"
+    assert [await stored(query) for query in (me, broken, mutation)] == [False, False, False]
+    # while a public answer is (the check itself can see stored entries)
+    public = "{ departments(first: 1) { totalCount } }"
+    await post(http, public)
+    assert await stored(public)
+
+
+async def test_an_admin_change_is_seen_at_once(
+    app: Starlette, http: httpx.AsyncClient, assert_num_queries: Any
+) -> None:
+    editor = await staff_token(app, http, AdminRole.CONTENT_EDITOR)
+    before = (await post(http, LAYOUT_ONLY)).json()["data"]["homepage"]["layout"]
+    with assert_num_queries(0):  # stored by the request before
+        assert (await post(http, LAYOUT_ONLY)).json()["data"]["homepage"]["layout"] == before
+    changed = {**before, "compact": not before["compact"]}
+    try:
+        result = await mutate(http, SET_LAYOUT, {"layout": changed}, editor)
+        assert result == {"__typename": "HomepageConfigSuccess"}
+        # the mutation dropped every answer tagged "homepage": the next request reads the database
+        after = await post(http, LAYOUT_ONLY)
+        assert after.json()["data"]["homepage"]["layout"] == changed
+    finally:
+        await mutate(http, SET_LAYOUT, {"layout": before}, editor)
+    assert (await post(http, LAYOUT_ONLY)).json()["data"]["homepage"]["layout"] == before
