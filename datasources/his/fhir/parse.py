@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import re
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, date, datetime, time
@@ -111,6 +112,8 @@ def _number(value: Any, field: str) -> float | None:
         return None
     if type(value) is float:
         return value
+    if type(value) is int:
+        return float(value)
     # bool is an int in Python, and not a number in FHIR.
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise MalformedResource(f"{field} is not a number")
@@ -197,7 +200,8 @@ def concept_text(concept: Any, field: str) -> str | None:
 
 def reference_key(reference: Any, field: str = "reference") -> str | None:
     """`Observation/r1` for every way of writing it (relative, absolute, versioned); `#id` stays."""
-    ref = _str(_dict(reference, field).get("reference"), field)
+    ref = reference.get("reference") if type(reference) is dict else _dict(reference, field).get("reference")
+    ref = _str(ref, field)
     if not ref:
         return None
     return normalise_reference(ref)
@@ -317,17 +321,24 @@ def parse_encounter(resource: Resource, *, zone: ZoneInfo) -> HisEncounter:
 # ---- Observation -----------------------------------------------------------------------------
 
 
+@functools.cache
+def _subfields(field: str, *names: str) -> tuple[str, ...]:
+    """`field.name` for each name, made once per field: results are many, their field names few."""
+    return tuple(f"{field}.{name}" for name in names)
+
+
 def _quantity(value: Any, field: str) -> Data:
     quantity = _dict(value, field)
-    number = _number(quantity.get("value"), f"{field}.value")
+    value_, comparator_, unit_, system_, code_ = _subfields(field, "value", "comparator", "unit", "system", "code")
+    number = _number(quantity.get("value"), value_)
     if number is None:
         raise MalformedResource(f"{field}.value is missing")
-    comparator = _str(quantity.get("comparator"), f"{field}.comparator")
+    comparator = _str(quantity.get("comparator"), comparator_)
     if comparator not in (None, "<", "<=", ">=", ">"):
         raise MalformedResource(f"{field}.comparator is not one of < <= >= >")
-    unit = clean_text(_str(quantity.get("unit"), f"{field}.unit"))
-    system = _str(quantity.get("system"), f"{field}.system")
-    code = _str(quantity.get("code"), f"{field}.code")
+    unit = clean_text(_str(quantity.get("unit"), unit_))
+    system = _str(quantity.get("system"), system_)
+    code = _str(quantity.get("code"), code_)
     return {
         "value": number,
         "comparator": comparator,
@@ -354,10 +365,15 @@ def _years(value: Any, field: str) -> float | None:
 
 
 def _ranges(value: Any, field: str) -> list[Data]:
-    ranges = []
+    ranges: list[Data] = []
+    if value is None:
+        return ranges
+    low_, high_, system_, code_, unit_, low_value, high_value, text_ = _subfields(
+        field, "low", "high", "system", "code", "unit", "low.value", "high.value", "text"
+    )
     for item in (_dict(r, field) for r in _list(value, field)):
-        low = _dict(item.get("low"), f"{field}.low")
-        high = _dict(item.get("high"), f"{field}.high")
+        low = _dict(item.get("low"), low_)
+        high = _dict(item.get("high"), high_)
         bound = low or high
         age = _dict(item.get("age"), f"{field}.age") if "age" in item else {}
         sexes = []
@@ -367,16 +383,16 @@ def _ranges(value: Any, field: str) -> list[Data]:
             text = (concept_text(concept, f"{field}.appliesTo") or "").lower()
             if text in ("male", "female", "男", "女") and not sexes:
                 sexes.append({"男": "male", "女": "female"}.get(text, text))
-        range_system = _str(bound.get("system"), f"{field}.system")
-        range_code = _str(bound.get("code"), f"{field}.code")
-        unit = clean_text(_str(bound.get("unit"), f"{field}.unit")) or display_unit(range_system, range_code)
+        range_system = _str(bound.get("system"), system_)
+        range_code = _str(bound.get("code"), code_)
+        unit = clean_text(_str(bound.get("unit"), unit_)) or display_unit(range_system, range_code)
         ranges.append(
             {
-                "low": _number(low.get("value"), f"{field}.low.value"),
-                "high": _number(high.get("value"), f"{field}.high.value"),
+                "low": _number(low.get("value"), low_value),
+                "high": _number(high.get("value"), high_value),
                 "unit": unit,
                 "unit_key": unit_key(unit, system=range_system, code=range_code),
-                "text": clean_text(_str(item.get("text"), f"{field}.text")),
+                "text": clean_text(_str(item.get("text"), text_)),
                 "meaning": next(iter(codes_in(item["type"], f"{field}.type", RANGE_MEANING, None)), None)
                 if "type" in item
                 else None,
@@ -417,9 +433,10 @@ def _value(item: Mapping[str, Any], field: str) -> tuple[Data | None, str | None
 def _interpretation(item: Mapping[str, Any], field: str) -> tuple[Any, str | None]:
     if "interpretation" not in item:
         return None, None
-    concepts = _list(item.get("interpretation"), f"{field}.interpretation")
-    codes = [code for c in concepts for code in codes_in(c, f"{field}.interpretation", V3_INTERPRETATION, None)]
-    texts = [_str(_dict(c, field).get("text"), f"{field}.interpretation.text") for c in concepts]
+    interpretation, text = _subfields(field, "interpretation", "interpretation.text")
+    concepts = _list(item.get("interpretation"), interpretation)
+    codes = [code for c in concepts for code in codes_in(c, interpretation, V3_INTERPRETATION, None)]
+    texts = [_str(_dict(c, field).get("text"), text) for c in concepts]
     return flag_from_interpretation(codes), first_text(*texts)
 
 
@@ -673,12 +690,13 @@ def iter_entries(bundle: Resource) -> Iterator[tuple[Mapping[str, Any], str | No
     if bundle.get("resourceType") != "Bundle":
         raise MalformedResource("not a Bundle")
     for entry in _list(bundle.get("entry"), "entry"):
-        if not isinstance(entry, Mapping):
+        # JSON objects are dicts: checked by type first, the Mapping ABC only for anything else.
+        if not (type(entry) is dict or isinstance(entry, Mapping)):
             continue
         resource = entry.get("resource")
-        if isinstance(resource, Mapping):
+        if type(resource) is dict or isinstance(resource, Mapping):
             search = entry.get("search")
-            mode = search.get("mode") if isinstance(search, Mapping) else None
+            mode = search.get("mode") if type(search) is dict or isinstance(search, Mapping) else None
             full_url = entry.get("fullUrl")
             yield resource, mode if isinstance(mode, str) else None, full_url if isinstance(full_url, str) else None
 
