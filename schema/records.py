@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -102,11 +103,12 @@ class Reader:
     patient_id: str
     today: date
 
-    @property
+    # Worked out once per request: every result of every report is assessed against them.
+    @functools.cached_property
     def age_years(self) -> float:
         return float(age_on(self.profile.birth_date, self.today))
 
-    @property
+    @functools.cached_property
     def gender(self) -> str:
         return _GENDERS[self.profile.gender]
 

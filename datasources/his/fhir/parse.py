@@ -4,12 +4,17 @@ Real servers send what they send: partial dates, units as text or as UCUM codes,
 in several code systems, ranges given only as text, panels that group results through hasMember,
 values split into components. What cannot be read raises `MalformedResource`, naming the field but
 never the value (values are health data and end up in logs); the caller skips that one entry.
+
+A report's results are gathered as plain data and the report is validated into its DTO in one
+pydantic call: a patient's record has hundreds of results, and one model built per result, range
+and quantity cost more than reading the FHIR itself.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import re
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, date, datetime, time
@@ -17,15 +22,12 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from datasources.his.model import (
-    Attachment,
     ClassPeriod,
     HisEncounter,
     HisPatient,
     HisReport,
     HisResult,
     Period,
-    Quantity,
-    ReferenceRange,
     StepLocation,
     StepProgress,
 )
@@ -44,6 +46,7 @@ from domain.health_records import (
 from domain.identity import mask_mobile, mask_resident_id
 
 Resource = Mapping[str, Any]
+Data = dict[str, Any]  # the fields of a DTO (HisResult, Quantity, ReferenceRange...), validated later
 Resolver = Callable[[str], Resource | None]
 Digest = Callable[[str], str]
 
@@ -97,8 +100,8 @@ def _list(value: Any, field: str) -> list[Any]:
 
 
 def _str(value: Any, field: str) -> str | None:
-    if value is None:
-        return None
+    if value is None or type(value) is str:
+        return value
     if not isinstance(value, str):
         raise MalformedResource(f"{field} is not a string")
     return value
@@ -107,6 +110,10 @@ def _str(value: Any, field: str) -> str | None:
 def _number(value: Any, field: str) -> float | None:
     if value is None:
         return None
+    if type(value) is float:
+        return value
+    if type(value) is int:
+        return float(value)
     # bool is an int in Python, and not a number in FHIR.
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise MalformedResource(f"{field} is not a number")
@@ -167,7 +174,12 @@ def parse_period(value: Any, field: str, zone: ZoneInfo) -> Period:
 
 
 def codings(concept: Any, field: str) -> list[Mapping[str, Any]]:
-    return [_dict(c, f"{field}.coding") for c in _list(_dict(concept, field).get("coding"), f"{field}.coding")]
+    found = _dict(concept, field).get("coding")
+    if found is None:
+        return []
+    if type(found) is list and all(type(c) is dict for c in found):
+        return found  # the common case: read as it is, not copied
+    return [_dict(c, f"{field}.coding") for c in _list(found, f"{field}.coding")]
 
 
 def codes_in(concept: Any, field: str, *systems: str | None) -> list[str]:
@@ -188,7 +200,8 @@ def concept_text(concept: Any, field: str) -> str | None:
 
 def reference_key(reference: Any, field: str = "reference") -> str | None:
     """`Observation/r1` for every way of writing it (relative, absolute, versioned); `#id` stays."""
-    ref = _str(_dict(reference, field).get("reference"), field)
+    ref = reference.get("reference") if type(reference) is dict else _dict(reference, field).get("reference")
+    ref = _str(ref, field)
     if not ref:
         return None
     return normalise_reference(ref)
@@ -308,23 +321,30 @@ def parse_encounter(resource: Resource, *, zone: ZoneInfo) -> HisEncounter:
 # ---- Observation -----------------------------------------------------------------------------
 
 
-def _quantity(value: Any, field: str) -> Quantity:
+@functools.cache
+def _subfields(field: str, *names: str) -> tuple[str, ...]:
+    """`field.name` for each name, made once per field: results are many, their field names few."""
+    return tuple(f"{field}.{name}" for name in names)
+
+
+def _quantity(value: Any, field: str) -> Data:
     quantity = _dict(value, field)
-    number = _number(quantity.get("value"), f"{field}.value")
+    value_, comparator_, unit_, system_, code_ = _subfields(field, "value", "comparator", "unit", "system", "code")
+    number = _number(quantity.get("value"), value_)
     if number is None:
         raise MalformedResource(f"{field}.value is missing")
-    comparator = _str(quantity.get("comparator"), f"{field}.comparator")
+    comparator = _str(quantity.get("comparator"), comparator_)
     if comparator not in (None, "<", "<=", ">=", ">"):
         raise MalformedResource(f"{field}.comparator is not one of < <= >= >")
-    unit = clean_text(_str(quantity.get("unit"), f"{field}.unit"))
-    system = _str(quantity.get("system"), f"{field}.system")
-    code = _str(quantity.get("code"), f"{field}.code")
-    return Quantity(
-        value=number,
-        comparator=comparator,  # type: ignore[arg-type]
-        unit=unit or display_unit(system, code),
-        unit_key=unit_key(unit, system=system, code=code),
-    )
+    unit = clean_text(_str(quantity.get("unit"), unit_))
+    system = _str(quantity.get("system"), system_)
+    code = _str(quantity.get("code"), code_)
+    return {
+        "value": number,
+        "comparator": comparator,
+        "unit": unit or display_unit(system, code),
+        "unit_key": unit_key(unit, system=system, code=code),
+    }
 
 
 def display_unit(system: str | None, code: str | None) -> str | None:
@@ -344,11 +364,16 @@ def _years(value: Any, field: str) -> float | None:
     return number / 12 if unit in ("mo", "month", "months") else number
 
 
-def _ranges(value: Any, field: str) -> tuple[ReferenceRange, ...]:
-    ranges = []
+def _ranges(value: Any, field: str) -> list[Data]:
+    ranges: list[Data] = []
+    if value is None:
+        return ranges
+    low_, high_, system_, code_, unit_, low_value, high_value, text_ = _subfields(
+        field, "low", "high", "system", "code", "unit", "low.value", "high.value", "text"
+    )
     for item in (_dict(r, field) for r in _list(value, field)):
-        low = _dict(item.get("low"), f"{field}.low")
-        high = _dict(item.get("high"), f"{field}.high")
+        low = _dict(item.get("low"), low_)
+        high = _dict(item.get("high"), high_)
         bound = low or high
         age = _dict(item.get("age"), f"{field}.age") if "age" in item else {}
         sexes = []
@@ -358,34 +383,34 @@ def _ranges(value: Any, field: str) -> tuple[ReferenceRange, ...]:
             text = (concept_text(concept, f"{field}.appliesTo") or "").lower()
             if text in ("male", "female", "男", "女") and not sexes:
                 sexes.append({"男": "male", "女": "female"}.get(text, text))
-        range_system = _str(bound.get("system"), f"{field}.system")
-        range_code = _str(bound.get("code"), f"{field}.code")
-        unit = clean_text(_str(bound.get("unit"), f"{field}.unit")) or display_unit(range_system, range_code)
+        range_system = _str(bound.get("system"), system_)
+        range_code = _str(bound.get("code"), code_)
+        unit = clean_text(_str(bound.get("unit"), unit_)) or display_unit(range_system, range_code)
         ranges.append(
-            ReferenceRange(
-                low=_number(low.get("value"), f"{field}.low.value"),
-                high=_number(high.get("value"), f"{field}.high.value"),
-                unit=unit,
-                unit_key=unit_key(unit, system=range_system, code=range_code),
-                text=clean_text(_str(item.get("text"), f"{field}.text")),
-                meaning=next(iter(codes_in(item["type"], f"{field}.type", RANGE_MEANING, None)), None)
+            {
+                "low": _number(low.get("value"), low_value),
+                "high": _number(high.get("value"), high_value),
+                "unit": unit,
+                "unit_key": unit_key(unit, system=range_system, code=range_code),
+                "text": clean_text(_str(item.get("text"), text_)),
+                "meaning": next(iter(codes_in(item["type"], f"{field}.type", RANGE_MEANING, None)), None)
                 if "type" in item
                 else None,
-                age_low=_years(age.get("low"), f"{field}.age.low") if age else None,
-                age_high=_years(age.get("high"), f"{field}.age.high") if age else None,
-                applies_to=tuple(sexes),
-            )
+                "age_low": _years(age.get("low"), f"{field}.age.low") if age else None,
+                "age_high": _years(age.get("high"), f"{field}.age.high") if age else None,
+                "applies_to": sexes,
+            }
         )
-    return tuple(ranges)
+    return ranges
 
 
-def _value(item: Mapping[str, Any], field: str) -> tuple[Quantity | None, str | None]:
+def _value(item: Mapping[str, Any], field: str) -> tuple[Data | None, str | None]:
     """(quantity, text) of value[x]; dataAbsentReason explains a missing value."""
     if "valueQuantity" in item:
         return _quantity(item["valueQuantity"], f"{field}.valueQuantity"), None
     if "valueInteger" in item:
         number = _number(item["valueInteger"], f"{field}.valueInteger")
-        return (Quantity(value=number) if number is not None else None), None
+        return ({"value": number} if number is not None else None), None
     if "valueString" in item:
         return None, clean_text(_str(item["valueString"], f"{field}.valueString"))
     if "valueCodeableConcept" in item:
@@ -408,14 +433,21 @@ def _value(item: Mapping[str, Any], field: str) -> tuple[Quantity | None, str | 
 def _interpretation(item: Mapping[str, Any], field: str) -> tuple[Any, str | None]:
     if "interpretation" not in item:
         return None, None
-    concepts = _list(item.get("interpretation"), f"{field}.interpretation")
-    codes = [code for c in concepts for code in codes_in(c, f"{field}.interpretation", V3_INTERPRETATION, None)]
-    texts = [_str(_dict(c, field).get("text"), f"{field}.interpretation.text") for c in concepts]
+    interpretation, text = _subfields(field, "interpretation", "interpretation.text")
+    concepts = _list(item.get("interpretation"), interpretation)
+    codes = [code for c in concepts for code in codes_in(c, interpretation, V3_INTERPRETATION, None)]
+    texts = [_str(_dict(c, field).get("text"), text) for c in concepts]
     return flag_from_interpretation(codes), first_text(*texts)
 
 
 def parse_observation(resource: Resource, *, zone: ZoneInfo) -> tuple[list[HisResult], list[str]]:
     """The results an Observation carries (itself and its components), and its hasMember references."""
+    results, members = observation_data(resource, zone=zone)
+    return [HisResult.model_validate(result) for result in results], members
+
+
+def observation_data(resource: Resource, *, zone: ZoneInfo) -> tuple[list[Data], list[str]]:
+    """`parse_observation` as plain data: the fields of each HisResult, not yet validated."""
     observation_id = resource_id(resource)
     code = _dict(resource.get("code"), "code")
     loinc = codings(code, "code")
@@ -436,26 +468,26 @@ def parse_observation(resource: Resource, *, zone: ZoneInfo) -> tuple[list[HisRe
     members = [
         key for key in (reference_key(m, "hasMember") for m in _list(resource.get("hasMember"), "hasMember")) if key
     ]
-    results: list[HisResult] = []
+    results: list[Data] = []
     quantity, text = _value(resource, "Observation")
     components = [_dict(c, "component") for c in _list(resource.get("component"), "component")]
     flag, flag_text = _interpretation(resource, "Observation")
     if quantity is not None or text is not None or not (components or members):
         results.append(
-            HisResult(
-                id=observation_id,
-                code=_str(primary.get("code"), "code.coding.code"),
-                code_system=_str(primary.get("system"), "code.coding.system"),
-                his_name=first_text(_str(code.get("text"), "code.text"), *(c.get("display") for c in loinc)),
-                quantity=quantity,
-                value_text=text,
-                ranges=_ranges(resource.get("referenceRange"), "referenceRange"),
-                reported_flag=flag,
-                interpretation_text=flag_text,
-                status=status,
-                effective_at=effective,
-                note=note,
-            )
+            {
+                "id": observation_id,
+                "code": _str(primary.get("code"), "code.coding.code"),
+                "code_system": _str(primary.get("system"), "code.coding.system"),
+                "his_name": first_text(_str(code.get("text"), "code.text"), *(c.get("display") for c in loinc)),
+                "quantity": quantity,
+                "value_text": text,
+                "ranges": _ranges(resource.get("referenceRange"), "referenceRange"),
+                "reported_flag": flag,
+                "interpretation_text": flag_text,
+                "status": status,
+                "effective_at": effective,
+                "note": note,
+            }
         )
     for n, component in enumerate(components, 1):
         component_codes = codings(component.get("code"), "component.code")
@@ -465,20 +497,20 @@ def parse_observation(resource: Resource, *, zone: ZoneInfo) -> tuple[list[HisRe
             continue
         c_flag, c_flag_text = _interpretation(component, "component")
         results.append(
-            HisResult(
-                id=f"{observation_id}.{n}",
-                code=_str(first.get("code"), "component.code.code"),
-                code_system=_str(first.get("system"), "component.code.system"),
-                his_name=concept_text(component.get("code"), "component.code"),
-                quantity=c_quantity,
-                value_text=c_text,
-                ranges=_ranges(component.get("referenceRange"), "component.referenceRange"),
-                reported_flag=c_flag or (flag if len(components) == 1 else None),
-                interpretation_text=c_flag_text or flag_text,
-                status=status,
-                effective_at=effective,
-                note=note,
-            )
+            {
+                "id": f"{observation_id}.{n}",
+                "code": _str(first.get("code"), "component.code.code"),
+                "code_system": _str(first.get("system"), "component.code.system"),
+                "his_name": concept_text(component.get("code"), "component.code"),
+                "quantity": c_quantity,
+                "value_text": c_text,
+                "ranges": _ranges(component.get("referenceRange"), "component.referenceRange"),
+                "reported_flag": c_flag or (flag if len(components) == 1 else None),
+                "interpretation_text": c_flag_text or flag_text,
+                "status": status,
+                "effective_at": effective,
+                "note": note,
+            }
         )
     return results, members
 
@@ -486,7 +518,7 @@ def parse_observation(resource: Resource, *, zone: ZoneInfo) -> tuple[list[HisRe
 # ---- DiagnosticReport -------------------------------------------------------------------------
 
 
-def _attachments(resource: Resource) -> tuple[Attachment, ...]:
+def _attachments(resource: Resource) -> list[Data]:
     found = []
     forms = _list(resource.get("presentedForm"), "presentedForm")
     for index, item in enumerate(_dict(a, "presentedForm") for a in forms):
@@ -498,17 +530,17 @@ def _attachments(resource: Resource) -> tuple[Attachment, ...]:
             compact = "".join(data.split())  # base64 may be wrapped over lines
             size = len(compact) * 3 // 4 - compact[-2:].count("=")
         found.append(
-            Attachment(
-                index=index,
-                content_type=_str(item.get("contentType"), "presentedForm.contentType"),
-                title=clean_text(_str(item.get("title"), "presentedForm.title")),
-                size=size,
-                language=_str(item.get("language"), "presentedForm.language"),
-                url=_str(item.get("url"), "presentedForm.url"),
-                inline=bool(data),
-            )
+            {
+                "index": index,
+                "content_type": _str(item.get("contentType"), "presentedForm.contentType"),
+                "title": clean_text(_str(item.get("title"), "presentedForm.title")),
+                "size": size,
+                "language": _str(item.get("language"), "presentedForm.language"),
+                "url": _str(item.get("url"), "presentedForm.url"),
+                "inline": bool(data),
+            }
         )
-    return tuple(found)
+    return found
 
 
 def parse_report(
@@ -526,7 +558,7 @@ def parse_report(
     def find(ref: str) -> Resource | None:
         return contained.get(ref) if ref.startswith("#") else resolve(ref)
 
-    results: list[HisResult] = []
+    results: list[Data] = []
     missing = 0
     seen: set[str] = set()
 
@@ -541,7 +573,7 @@ def parse_report(
                 missing += 1
                 continue
             try:
-                own, members = parse_observation(found, zone=zone)
+                own, members = observation_data(found, zone=zone)
             except MalformedResource as problem:
                 on_skipped(ref, str(problem))
                 missing += 1
@@ -563,24 +595,26 @@ def parse_report(
     performers = [_dict(p, "performer") for p in _list(resource.get("performer"), "performer")]
     interpreters = [_dict(p, "resultsInterpreter") for p in _list(resource.get("resultsInterpreter"), "interpreter")]
     conclusion_codes = [concept_text(c, "conclusionCode") for c in _list(resource.get("conclusionCode"), "cc")]
-    return HisReport(
-        id=report_id,
-        kind=classification.kind,
-        section=classification.section,
-        section_label=classification.section_label,
-        code=_str(primary.get("code"), "code.coding.code"),
-        code_system=_str(primary.get("system"), "code.coding.system"),
-        his_title=first_text(_str(code.get("text"), "code.text"), *(c.get("display") for c in code_codings)),
-        status=_str(resource.get("status"), "status"),
-        encounter_id=reference_id(resource.get("encounter"), "Encounter", "encounter"),
-        effective_at=parse_datetime(resource.get("effectiveDateTime"), "effectiveDateTime", zone)
-        or parse_period(resource.get("effectivePeriod"), "effectivePeriod", zone).start,
-        issued_at=parse_datetime(resource.get("issued"), "issued", zone),
-        conclusion=first_text(_str(resource.get("conclusion"), "conclusion"), *conclusion_codes),
-        performer=first_text(*(_str(p.get("display"), "performer.display") for p in performers + interpreters)),
-        results=tuple(results),
-        missing_results=missing,
-        attachments=_attachments(resource),
+    return HisReport.model_validate(
+        {
+            "id": report_id,
+            "kind": classification.kind,
+            "section": classification.section,
+            "section_label": classification.section_label,
+            "code": _str(primary.get("code"), "code.coding.code"),
+            "code_system": _str(primary.get("system"), "code.coding.system"),
+            "his_title": first_text(_str(code.get("text"), "code.text"), *(c.get("display") for c in code_codings)),
+            "status": _str(resource.get("status"), "status"),
+            "encounter_id": reference_id(resource.get("encounter"), "Encounter", "encounter"),
+            "effective_at": parse_datetime(resource.get("effectiveDateTime"), "effectiveDateTime", zone)
+            or parse_period(resource.get("effectivePeriod"), "effectivePeriod", zone).start,
+            "issued_at": parse_datetime(resource.get("issued"), "issued", zone),
+            "conclusion": first_text(_str(resource.get("conclusion"), "conclusion"), *conclusion_codes),
+            "performer": first_text(*(_str(p.get("display"), "performer.display") for p in performers + interpreters)),
+            "results": results,
+            "missing_results": missing,
+            "attachments": _attachments(resource),
+        }
     )
 
 
@@ -656,12 +690,13 @@ def iter_entries(bundle: Resource) -> Iterator[tuple[Mapping[str, Any], str | No
     if bundle.get("resourceType") != "Bundle":
         raise MalformedResource("not a Bundle")
     for entry in _list(bundle.get("entry"), "entry"):
-        if not isinstance(entry, Mapping):
+        # JSON objects are dicts: checked by type first, the Mapping ABC only for anything else.
+        if not (type(entry) is dict or isinstance(entry, Mapping)):
             continue
         resource = entry.get("resource")
-        if isinstance(resource, Mapping):
+        if type(resource) is dict or isinstance(resource, Mapping):
             search = entry.get("search")
-            mode = search.get("mode") if isinstance(search, Mapping) else None
+            mode = search.get("mode") if type(search) is dict or isinstance(search, Mapping) else None
             full_url = entry.get("fullUrl")
             yield resource, mode if isinstance(mode, str) else None, full_url if isinstance(full_url, str) else None
 
