@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -24,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 from graphql import GraphQLError
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, Response
 from starlette.types import Receive, Scope, Send
 from strawberry.exceptions import MissingQueryError
@@ -42,6 +43,7 @@ from schema import schema_for
 from schema.cache_control import CacheScope
 from schema.context import Context
 from schema.errors import ErrorCode, _is_unexpected
+from server.metrics import RESPONSE_CACHE_LOOKUPS
 from server.persisted_queries import PersistedQueries, PersistedQueryProblem, load_manifest
 from server.security import csrf_blocked, graphiql_csp, media_type
 from settings import ROOT, Settings
@@ -57,6 +59,7 @@ _CONTENT_TYPES = {GRAPHQL_RESPONSE_JSON: f"{GRAPHQL_RESPONSE_JSON}; charset=utf-
 # A document that may hold a mutation (or subscription) never goes through the response cache; a
 # false alarm (the word in a string) only means one uncached request.
 _MAY_CHANGE_DATA = re.compile(r"\b(mutation|subscription)\b")
+_CHARSET = re.compile(r"charset=\"?([^;\"\s]+)", re.IGNORECASE)
 RATE_LIMITED = "RATE_LIMITED"  # the rate limiter's code (contract 2 of issue 8)
 
 
@@ -209,6 +212,81 @@ def error_body(message: str, code: ErrorCode | str, request_id: str, **extra: An
     return {"errors": [{"message": message, "extensions": {"code": str(code), "requestId": request_id, **extra}}]}
 
 
+_CONTENT_TYPE_HEADERS = {media: value.encode("latin-1") for media, value in _CONTENT_TYPES.items()}
+
+
+class CachedAnswer:
+    """Stored bytes sent as they are: the cache-hit path skips Starlette's Response, whose header
+    handling would cost more than the rest of the hit together."""
+
+    def __init__(self, body: bytes, content_type: bytes, max_age: int) -> None:
+        self.body = body
+        self.headers = [
+            (b"content-type", content_type),
+            (b"content-length", str(len(body)).encode()),
+            (b"cache-control", b"public, max-age=%d" % max_age),
+            (b"vary", b"Accept"),
+        ]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": self.headers})
+        await send({"type": "http.response.body", "body": self.body})
+
+
+async def _body(request: Request) -> bytes:
+    """The request body, read straight from the ASGI channel (Starlette's stream costs several times
+    as much per request) and kept where Starlette's own `request.body()` finds it."""
+    body: bytes | None = getattr(request, "_body", None)
+    if body is None:
+        chunks = []
+        while True:
+            message = await request.receive()
+            if message["type"] == "http.disconnect":
+                raise ClientDisconnect()
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        body = request._body = b"".join(chunks)
+    return body
+
+
+# Accept headers that name one media type plainly, as the mini-program's requests do (others: `negotiate`).
+_PLAIN_ACCEPT: dict[bytes | None, str] = {
+    None: JSON,
+    b"*/*": JSON,
+    JSON.encode(): JSON,
+    GRAPHQL_RESPONSE_JSON.encode(): GRAPHQL_RESPONSE_JSON,
+}
+_CACHE_HITS = RESPONSE_CACHE_LOOKUPS.labels("hit")
+_CACHE_MISSES = RESPONSE_CACHE_LOOKUPS.labels("miss")
+
+
+class RawKeys:
+    """Request bytes (a POST body, or a GET query string) that were answered from the response cache,
+    with their cache key. The same bytes always resolve to the same document, variables and operation,
+    so a repeated request skips straight to the lookup; the entry itself still expires and is
+    invalidated by tag as usual. Bounded: the least recently used bytes are forgotten first."""
+
+    def __init__(self, size: int = 1024) -> None:
+        self._size = size
+        self._keys: OrderedDict[bytes, str] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def get(self, raw: bytes) -> str | None:
+        key = self._keys.get(raw)
+        if key is not None:
+            self._keys.move_to_end(raw)
+        return key
+
+    def remember(self, raw: bytes, key: str) -> None:
+        self._keys[raw] = key
+        self._keys.move_to_end(raw)
+        if len(self._keys) > self._size:
+            self._keys.popitem(last=False)
+
+
 class GraphQLEndpoint:
     """The ASGI app behind /graphql."""
 
@@ -224,6 +302,7 @@ class GraphQLEndpoint:
         # Read once at start-up: a broken manifest stops the server instead of refusing every request.
         self._trusted = load_manifest(settings.trusted_documents) if settings.trusted_documents else None
         self._persisted: PersistedQueries | None = None
+        self._raw_keys = RawKeys()
         self._ide_page: str | None = None
         self._ide_csp = ""
         if settings.is_dev:
@@ -233,8 +312,35 @@ class GraphQLEndpoint:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
+        if scope["method"] == "POST" and self._raw_keys:
+            hit = await self._repeated_post(request)
+            if hit is not None:
+                await hit(scope, receive, send)
+                return
         response = await self.handle(request)
         await response(scope, receive, send)
+
+    async def _repeated_post(self, request: Request) -> CachedAnswer | None:
+        """The hit path of the mini-program's usual request — a JSON POST whose exact bytes were
+        answered from the cache before — with nothing done but the lookup. Anything else (another
+        content or media type, a body never seen, an expired entry) returns None and takes the full
+        path in `handle`, which checks and answers it properly."""
+        content_type = accept = None
+        for name, value in request.scope["headers"]:
+            if name == b"content-type":
+                content_type = value
+            elif name == b"accept":
+                accept = value
+        media = _PLAIN_ACCEPT.get(accept)
+        # application/json is never refused by CSRF prevention, and needs no charset check.
+        if content_type != b"application/json" or media is None:
+            return None
+        key = self._raw_keys.get(await _body(request))
+        hit = None if key is None else await self._resources().response_cache.get(key)
+        if hit is None:
+            return None
+        _CACHE_HITS.inc()
+        return self._cached(hit, media)
 
     def persisted(self) -> PersistedQueries:
         if self._persisted is None:
@@ -246,7 +352,7 @@ class GraphQLEndpoint:
             )
         return self._persisted
 
-    async def handle(self, request: Request) -> Response:
+    async def handle(self, request: Request) -> Response | CachedAnswer:
         request_id = request_id_of(request)
         media = JSON
         try:
@@ -266,6 +372,12 @@ class GraphQLEndpoint:
                     "(or Content-Type: application/json)",
                     ErrorCode.CSRF_PREVENTED,
                 )
+            seen = await self._seen_before(request, method)
+            if seen is not None:
+                hit = await self._resources().response_cache.get(seen)
+                if hit is not None:
+                    _CACHE_HITS.inc()
+                    return self._cached(hit, media)
             if method == "GET":
                 params = parse_params(dict(request.query_params), from_url=True)
                 return await self._single(request, params, method, media)
@@ -286,22 +398,47 @@ class GraphQLEndpoint:
             body = error_body("Internal server error", ErrorCode.INTERNAL_SERVER_ERROR, request_id)
             return self._respond(body, media, status=500)
 
-    async def _json_body(self, request: Request) -> Any:
+    @staticmethod
+    def _check_content_type(request: Request) -> None:
         content_type = request.headers.get("content-type")
+        if content_type == JSON:  # what nearly every client sends: nothing more to look at
+            return
         if media_type(content_type) != JSON:
             raise RequestProblem(415, f"send {JSON} (UTF-8)", ErrorCode.BAD_USER_INPUT)
-        charset = re.search(r"charset=\"?([^;\"\s]+)", content_type or "", re.IGNORECASE)
+        charset = _CHARSET.search(content_type or "")
         if charset and charset.group(1).lower() not in ("utf-8", "utf8"):
             raise RequestProblem(415, f"send {JSON} in UTF-8", ErrorCode.BAD_USER_INPUT)
+
+    async def _json_body(self, request: Request) -> Any:
+        self._check_content_type(request)
         try:
-            return orjson.loads(await request.body())
+            return orjson.loads(await _body(request))
         except orjson.JSONDecodeError:
             raise RequestProblem(400, "the body is not valid JSON", ErrorCode.BAD_USER_INPUT) from None
 
-    async def _single(self, request: Request, params: GraphQLParams, method: str, media: str) -> Response:
+    async def _seen_before(self, request: Request, method: str) -> str | None:
+        """The cache key of a request whose exact bytes were answered from the cache before: such a
+        request is answered again without parsing its JSON or resolving its document."""
+        if not self._resources().response_cache.enabled:
+            return None
+        if method == "GET":
+            return self._raw_keys.get(b"GET?" + request.scope["query_string"])
+        if method != "POST":
+            return None
+        self._check_content_type(request)
+        return self._raw_keys.get(await _body(request))
+
+    async def _raw_request(self, request: Request) -> bytes:
+        if request.method in ("GET", "HEAD"):
+            return b"GET?" + request.scope["query_string"]
+        return await _body(request)
+
+    async def _single(
+        self, request: Request, params: GraphQLParams, method: str, media: str
+    ) -> Response | CachedAnswer:
         document = await self._document(params)
         cache = self._resources().response_cache
-        if not cache.enabled or _MAY_CHANGE_DATA.search(document):
+        if not cache.enabled:
             return self._finish(await self._execute(request, params, document, method), media)
         # Only PUBLIC answers are ever stored, so one scope serves every viewer.
         key = response_cache_key(
@@ -309,7 +446,12 @@ class GraphQLEndpoint:
         )
         hit = await cache.get(key)
         if hit is not None:
+            _CACHE_HITS.inc()
+            self._raw_keys.remember(await self._raw_request(request), key)
             return self._cached(hit, media)
+        if _MAY_CHANGE_DATA.search(document):
+            return self._finish(await self._execute(request, params, document, method), media)
+        _CACHE_MISSES.inc()
         produced: list[Answer] = []
 
         async def compute() -> CachedResponse | None:
@@ -323,6 +465,8 @@ class GraphQLEndpoint:
             return CachedResponse(body=body, content_type=_CONTENT_TYPES[JSON], max_age=max_age, tags=tags)
 
         entry = await cache.get_or_compute(key, compute)
+        if entry is not None:
+            self._raw_keys.remember(await self._raw_request(request), key)
         if produced:
             return self._finish(produced[0], media)
         if entry is not None:  # another request (maybe on another instance) computed it meanwhile
@@ -436,9 +580,8 @@ class GraphQLEndpoint:
         return self._respond(body, media, status=status, headers={"cache-control": cache_control, **answer.headers})
 
     @staticmethod
-    def _cached(entry: CachedResponse, media: str) -> Response:
-        headers = {"cache-control": f"public, max-age={entry.max_age}", "vary": "Accept"}
-        return Response(entry.body, status_code=200, headers=headers, media_type=_CONTENT_TYPES[media])
+    def _cached(entry: CachedResponse, media: str) -> CachedAnswer:
+        return CachedAnswer(entry.body, _CONTENT_TYPE_HEADERS[media], entry.max_age)
 
     @staticmethod
     def _respond(body: Any, media: str, *, status: int, headers: Mapping[str, str] | None = None) -> Response:

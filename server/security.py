@@ -44,11 +44,16 @@ def media_type(content_type: str | None) -> str | None:
     return value or None
 
 
+_NEEDS_PREFLIGHT = SIMPLE_CONTENT_TYPES | {None}
+
+
 def needs_preflight_header(method: str, content_type: str | None) -> bool:
     """Whether a browser could send this request cross-site without a preflight."""
     if method == "GET":
         return True
-    return media_type(content_type) in SIMPLE_CONTENT_TYPES | {None}
+    if content_type == "application/json":  # what nearly every client sends; checked on every request
+        return False
+    return media_type(content_type) in _NEEDS_PREFLIGHT
 
 
 def has_preflight_header(headers: Headers) -> bool:

@@ -123,3 +123,23 @@ async def test_an_admin_change_is_seen_at_once(
     finally:
         await mutate(http, SET_LAYOUT, {"layout": before}, editor)
     assert (await post(http, LAYOUT_ONLY)).json()["data"]["homepage"]["layout"] == before
+
+
+async def test_a_cached_answer_does_not_skip_the_request_checks(http: httpx.AsyncClient) -> None:
+    query = "query Checked { departments(first: 1) { totalCount } }"
+    raw = httpx.Request("POST", "http://t/graphql", json={"query": query}).content
+    cached = await http.post("/graphql", content=raw, headers={"content-type": "application/json"})
+    again = await http.post("/graphql", content=raw, headers={"content-type": "application/json"})
+    assert again.content == cached.content and again.headers["cache-control"].startswith("public")
+    # the same bytes as a simple (form-like) request: still refused by CSRF prevention
+    simple = await http.post("/graphql", content=raw, headers={"content-type": "text/plain"})
+    assert simple.status_code == 400
+    assert simple.json()["errors"][0]["extensions"]["code"] == "CSRF_PREVENTED"
+    # and with an Accept the server cannot serve: still 406
+    refused = await http.post(
+        "/graphql", content=raw, headers={"content-type": "application/json", "accept": "text/csv"}
+    )
+    assert refused.status_code == 406
+    # a charset other than UTF-8 is still refused, cached or not
+    latin = await http.post("/graphql", content=raw, headers={"content-type": "application/json; charset=latin-1"})
+    assert latin.status_code == 415
