@@ -16,6 +16,7 @@ what they changed, after their transaction has committed.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from enum import Enum
@@ -219,7 +220,23 @@ class CacheControlExtension(SchemaExtension):
         ):
             return
         schema = self.execution_context.schema._schema
-        context.cache_policy = policy_for(schema, document, self.execution_context.operation_name)
+        operation_name = self.execution_context.operation_name
+        query = self.execution_context.query
+        if query is None:
+            context.cache_policy = policy_for(schema, document, operation_name)
+            return
+        # The policy depends only on the document and operation (hints are fixed in the schema): the
+        # walk over the homepage's ~800 selected fields is done once per document, not per request.
+        key = (id(schema), query, operation_name)
+        if key not in _POLICIES:
+            _POLICIES[key] = policy_for(schema, document, operation_name)
+            if len(_POLICIES) > _POLICIES_KEPT:
+                _POLICIES.popitem(last=False)
+        context.cache_policy = _POLICIES[key]
+
+
+_POLICIES: OrderedDict[tuple[int, str, str | None], CachePolicy | None] = OrderedDict()
+_POLICIES_KEPT = 512
 
 
 async def invalidate_cache(info: Info, tags: Iterable[str]) -> None:
