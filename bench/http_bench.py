@@ -496,8 +496,8 @@ async def count_statements(database_url: str, *, redis_url: str | None, prefix: 
             requests: dict[str, tuple[bytes, str | None]] = {
                 "(b) homepage, response cache on": (ops.body(ops.HOMEPAGE), None),
                 "(c) homepage, cache off": (ops.body(ops.HOMEPAGE), None),
-                "(d) staff list, first 20": (ops.body(ops.STAFF_LIST), None),
-                "(e) health record": (ops.body(ops.HEALTH_RECORD, {"id": profile_id}), token),
+                "(d) staff list, first 20": (ops.body(ops.STAFF_LIST, ops.STAFF_LIST_VARIABLES), None),
+                "(e) health record": (ops.body(ops.HEALTH_RECORD, ops.health_record_variables(profile_id)), token),
             }
             engine = app.state.resources.engine.sync_engine
             for name, cached in COUNTED:
@@ -606,9 +606,9 @@ def run(plan: Plan, tmp: Path) -> Outcome:
                 "(b)": checked_body(post(cached.url, "/graphql", homepage), "homepage, cache on") == limit,
                 "(c)": checked_body(post(uncached.url, "/graphql", homepage), "homepage, cache off") == limit,
             }
-            record = ops.body(ops.HEALTH_RECORD, {"id": patient.profile_id})
+            record = ops.body(ops.HEALTH_RECORD, ops.health_record_variables(patient.profile_id))
             checked_body(post(uncached.url, "/graphql", record, patient.token), "health record")
-            staff = ops.body(ops.STAFF_LIST)
+            staff = ops.body(ops.STAFF_LIST, ops.STAFF_LIST_VARIABLES)
             checked_body(post(uncached.url, "/graphql", staff), "staff list")
             load_before = os.getloadavg()[0]
             work = (

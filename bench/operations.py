@@ -3,62 +3,20 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
-# Every module of the homepage, as the mini-program asks for it in one request (about 400 fields).
-_LINK = "kind target departmentId staffId"
-_PERIOD = "period { key label startsAt endsAt comparedStartsAt comparedEndsAt }"
-_COMMON = f"""rank score reason
-  inputs {{ consults consultsBefore heat reviews positiveReviews positiveRate averageRating bayesianRating
-           completed settled completionRate }}
-  registrationLink {{ {_LINK} }}"""
-_DEPARTMENT = "department { id name }"
-_STAFF = "staffMember { id name title department { id name } stats { acceptedRecent } }"
-_TEAM = "team { id name leader { id name } department { id name } }"
-_ENTRY = f"""{_COMMON}
-  ... on DepartmentRankingEntry {{ {_DEPARTMENT} }}
-  ... on StaffRankingEntry {{ {_STAFF} }}
-  ... on TeamRankingEntry {{ {_TEAM} }}"""
-HOMEPAGE = f"""query Homepage {{
-  homepage {{
-    variant
-    theme {{ tokens {{ name value description }} }}
-    layout {{ compact fontScale modules }}
-    featuredDepartments {{ position imageUrl blurb department {{ id name }} registrationLink {{ {_LINK} }} }}
-    consultZone {{ services {{ service title subtitle entryText requirements fromPrice {{ cents text }}
-                              providerCount }} }}
-    entries {{ kind title iconUrl link {{ kind target }} }}
-    articles {{ category label articles {{ id title publishedAt categoryLabel }} }}
-    goldBoard {{ {_PERIOD} computedAt departmentsDefinition staffDefinition
-                departments {{ {_COMMON} {_DEPARTMENT} }} staff {{ {_COMMON} {_STAFF} }} }}
-    boards {{ board title definition computedAt {_PERIOD} entries {{ {_ENTRY} }} }}
-  }}
-}}"""
+# The mini-program's own documents (operations/, the trusted-documents manifest's source): what a
+# production server in trusted-documents mode runs at all.
+_OPERATIONS = Path(__file__).resolve().parent.parent / "operations"
+HOMEPAGE = (_OPERATIONS / "Homepage.graphql").read_text(encoding="utf-8")  # every module, ~470 fields
+STAFF_LIST = (_OPERATIONS / "StaffList.graphql").read_text(encoding="utf-8")
+STAFF_LIST_VARIABLES: dict[str, object] = {"first": 20}
+HEALTH_RECORD = (_OPERATIONS / "HealthRecord.graphql").read_text(encoding="utf-8")
 
-STAFF_LIST = """query StaffList {
-  staff(first: 20) {
-    totalCount
-    pageInfo { hasNextPage endCursor }
-    edges { cursor node {
-      id name role roleLabel title
-      department { id name }
-      services { service price { cents text } }
-      registrationLink { kind target departmentId staffId }
-      stats { windowDays acceptedRecent acceptedAllTime reviewCount positiveReviewCount positiveRate
-              positiveRateText avgResponseMinutes }
-    } }
-  }
-}"""
 
-HEALTH_RECORD = """query HealthRecord($id: ID!) {
-  healthRecord(profileId: $id) {
-    stale asOf
-    basicInfo { maskedName gender age idNumber hisPatientId outpatientVisits emergencyVisits inpatientStays }
-    reports(first: 20) { totalCount pageInfo { hasNextPage endCursor }
-      nodes { id kind kindLabel title visit visitLabel effectiveAt abnormalCount resultCount } }
-    indicators(abnormalOnly: true, first: 10) {
-      name unit trendAvailable latest { valueText flagSymbol flagLabel } }
-  }
-}"""
+def health_record_variables(profile_id: str) -> dict[str, object]:
+    return {"profileId": profile_id, "first": 20}
+
 
 DEV_LOGIN = "mutation DevLogin { devLogin(demoPatient: 1) { token } }"
 ME = "query Me { me { profiles { id } } }"

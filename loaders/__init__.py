@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.dataloader import DataLoader
 
 from datasources.content.appreciations import AppreciationCounts
@@ -63,6 +66,42 @@ class Loaders:
     opinion_by_order_id: DataLoader[int, ConsultOpinion | None]
     transitions_by_order_id: DataLoader[int, list[ConsultOrderTransition]]
     consult_by_id: DataLoader[int, Consult | None]
+
+
+class SharedSession:
+    """One session for every loader batch of a read-only request on SQLite, used by one batch at a
+    time and closed by `release()` when the request is answered.
+
+    SQLite answers one statement at a time in any case: batches side by side, each with its own
+    session, only add checkouts, transactions and thread switches (the homepage's eleven statements
+    took half as long again that way). Only for requests that change nothing: one read transaction
+    for the whole request is then simply a consistent view. PostgreSQL, which does work in parallel,
+    keeps a session per batch."""
+
+    def __init__(self, sessions: Sessions) -> None:
+        self._sessions = sessions
+        self._lock = asyncio.Lock()
+        self._opened: AbstractAsyncContextManager[AsyncSession] | None = None
+        self._session: AsyncSession | None = None
+
+    @asynccontextmanager
+    async def __call__(self) -> AsyncIterator[AsyncSession]:
+        async with self._lock:
+            if self._session is None:
+                self._opened = self._sessions()
+                self._session = await self._opened.__aenter__()
+            try:
+                yield self._session
+            except BaseException:
+                # A failed statement leaves the transaction unusable for the batches after it.
+                await self._session.rollback()
+                raise
+
+    async def release(self) -> None:
+        async with self._lock:
+            if self._opened is not None:
+                opened, self._opened, self._session = self._opened, None, None
+                await opened.__aexit__(None, None, None)
 
 
 def make_loaders(sessions: Sessions, *, now: datetime, stats_window_days: int) -> Loaders:

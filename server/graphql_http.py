@@ -35,10 +35,11 @@ from strawberry.types.execution import PreExecutionError
 from strawberry.types.graphql import OperationType
 
 import graphiql
+from datasources.db.engine import Sessions
 from datasources.his.resilience import Deadline
 from datasources.identity.viewer import resolve_viewer
 from datasources.response_cache import CachedResponse, response_cache_key
-from loaders import make_loaders
+from loaders import SharedSession, make_loaders
 from schema import schema_for
 from schema.cache_control import CacheScope
 from schema.context import Context
@@ -169,8 +170,9 @@ def parse_params(raw: Any, *, from_url: bool = False) -> GraphQLParams:
     )
 
 
-async def build_context(request: Request, res: Resources) -> Context:
-    """The per-request Context every resolver receives (the only place one is built)."""
+async def build_context(request: Request, res: Resources, *, loader_sessions: Sessions | None = None) -> Context:
+    """The per-request Context every resolver receives (the only place one is built); the loaders
+    use `loader_sessions` when given (a SharedSession), else a session per batch."""
     now = res.clock()
     viewer = await resolve_viewer(
         request.headers.get("authorization"),
@@ -190,7 +192,9 @@ async def build_context(request: Request, res: Resources) -> Context:
         viewer=viewer,
         db=res.sessions,
         cache=res.cache,
-        loaders=make_loaders(res.sessions, now=now, stats_window_days=res.settings.stats_window_days),
+        loaders=make_loaders(
+            loader_sessions or res.sessions, now=now, stats_window_days=res.settings.stats_window_days
+        ),
         tokens=res.tokens,
         cipher=res.cipher,
         wechat=res.wechat,
@@ -505,7 +509,11 @@ class GraphQLEndpoint:
         return document
 
     async def _execute(self, request: Request, params: GraphQLParams, document: str, method: str) -> Answer:
-        context = await build_context(request, self._resources())
+        res = self._resources()
+        # SQLite: the loaders of a request that changes nothing share one session (see SharedSession).
+        read_only = method == "GET" or not _MAY_CHANGE_DATA.search(document)
+        shared = SharedSession(res.sessions) if read_only and res.engine.dialect.name == "sqlite" else None
+        context = await build_context(request, res, loader_sessions=shared)
         allowed = {OperationType.QUERY} if method == "GET" else {OperationType.QUERY, OperationType.MUTATION}
         try:
             result = await self.schema.execute(
@@ -525,6 +533,9 @@ class GraphQLEndpoint:
             raise RequestProblem(400, exc.as_http_error_reason(), ErrorCode.BAD_USER_INPUT) from exc
         except MissingQueryError as exc:
             raise RequestProblem(400, "the request has no query", ErrorCode.BAD_USER_INPUT) from exc
+        finally:
+            if shared is not None:
+                await shared.release()
         return self._answer(result, context)
 
     def _answer(self, result: ExecutionResult, context: Context) -> Answer:
