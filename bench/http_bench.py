@@ -611,7 +611,11 @@ def run(plan: Plan, tmp: Path) -> Outcome:
             staff = ops.body(ops.STAFF_LIST, ops.STAFF_LIST_VARIABLES)
             checked_body(post(uncached.url, "/graphql", staff), "staff list")
             load_before = os.getloadavg()[0]
+            # (a) and (b) twice, alternating, each keeping its better run: their ratio is the target, and
+            # one run of either can be slowed by whatever else the machine does at that moment.
             work = (
+                (MEASURED[0], cached, LIMIT_PATH, homepage, None),
+                (MEASURED[1], cached, "/graphql", homepage, None),
                 (MEASURED[0], cached, LIMIT_PATH, homepage, None),
                 (MEASURED[1], cached, "/graphql", homepage, None),
                 (MEASURED[2], uncached, "/graphql", homepage, None),
@@ -621,10 +625,10 @@ def run(plan: Plan, tmp: Path) -> Outcome:
                 (MEASURED[6], uncached, "/graphql", homepage, None),
                 (MEASURED[7], cached, BARE_PATH, homepage, None),
             )
-            results = {}
+            results: dict[str, WrkResult] = {}
             for name, target, path, payload, authorization in work:
                 progress(f"measuring {name}")
-                results[name] = measure(
+                result = measure(
                     target,
                     path,
                     payload,
@@ -633,6 +637,8 @@ def run(plan: Plan, tmp: Path) -> Outcome:
                     tmp=tmp,
                     connections=1 if name == MEASURED[6] else None,
                 )
+                if name not in results or result.requests_per_second > results[name].requests_per_second:
+                    results[name] = result
         return Outcome(databases.kind, plan, load_before, results, statements, same_bytes)
     finally:
         asyncio.run(databases.drop_all())
@@ -652,7 +658,8 @@ def report(outcome: Outcome, *, redis: bool) -> tuple[str, bool]:
     lines = [
         "",
         f"HTTP benchmark: wrk, {plan.threads} threads, {plan.connections} connections, keep-alive, "
-        f"{plan.duration} s per measurement after {plan.warmup} s of warm-up",
+        f"{plan.duration} s per measurement after {plan.warmup} s of warm-up; (a) and (b) the better of two "
+        "alternating runs",
         f"{outcome.database} at demo scale {plan.http_scale:g} ({consult_count(plan.http_scale):,} consults); "
         f"{'Redis' if redis else 'in-process'} cache; uvicorn, 1 worker unless said; rate limits off",
         f"machine: {os.cpu_count()} CPUs shared by the servers, wrk and whatever else runs; "
@@ -716,7 +723,7 @@ def report(outcome: Outcome, *, redis: bool) -> tuple[str, bool]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--duration", type=int, default=4, help="seconds of each measurement (default 4)")
+    parser.add_argument("--duration", type=int, default=3, help="seconds of each measurement (default 3)")
     parser.add_argument("--warmup", type=int, default=1, help="seconds of warm-up before each (default 1)")
     parser.add_argument("--threads", type=int, default=2, help="wrk threads (default 2)")
     parser.add_argument("--connections", type=int, default=32, help="wrk connections, kept alive (default 32)")
