@@ -35,6 +35,7 @@ from datasources.db.engine import create_engine, session_factory
 from datasources.db.migrate import upgrade_to_head
 from datasources.db.rankings import StoredBoard
 from datasources.db.tables import Department, Staff, Team
+from datasources.response_cache import ResponseCache
 from domain.audit import ActorKind, AuditResult
 from domain.enums import AdminRole
 from domain.rankings import (
@@ -50,6 +51,7 @@ from domain.rankings import (
     previous_month,
     reason,
 )
+from schema.cache_control import HOMEPAGE, RANKINGS
 from settings import ConfigurationError, Settings, get_settings
 
 logger = logging.getLogger("hospital_bff.cli")
@@ -208,9 +210,23 @@ async def refresh_rankings(
     finally:
         await cache.close()
         await engine.dispose()
+    if stored:
+        await _drop_cached_boards(settings)
     for board in stored:
         print(_describe_board(board, names))
     return 0
+
+
+async def _drop_cached_boards(settings: Settings) -> None:
+    """Servers sharing this REDIS_URL drop their cached boards and homepages at once, as after the
+    in-server refresh. (Without Redis each server's in-process cache is out of reach: it expires.)"""
+    responses = ResponseCache(
+        redis_url=settings.redis_url, prefix=settings.redis_key_prefix, enabled=settings.response_cache_enabled
+    )
+    try:
+        await responses.invalidate({RANKINGS, HOMEPAGE})
+    finally:
+        await responses.close()
 
 
 async def _subject_names(db: AsyncSession, stored: Sequence[StoredBoard]) -> dict[tuple[SubjectKind, int], str]:

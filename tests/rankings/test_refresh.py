@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -19,6 +21,7 @@ from datasources.cache import Cache, create_cache
 from datasources.db.engine import session_factory
 from datasources.db.tables import AuditEntry, RankingSnapshot
 from datasources.rankings import LOCK_NAME, MonthNotComplete, RankingJob, due_boards, refresh_rankings
+from datasources.response_cache import CachedResponse, ResponseCache
 from domain.rankings import ALL_BOARDS, GOLD_BOARDS, TRENDING_BOARDS, RankingBoard, RankingRules
 from settings import Settings, load_settings
 
@@ -175,3 +178,35 @@ async def test_the_cli_backfills_past_months_of_the_gold_boards(
 def test_the_cli_refuses_a_month_for_trending_boards_only(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["refresh-rankings", "--board", "BEST_TEAM", "--month", "2026-10"]) == 2
     assert "gold boards only" in capsys.readouterr().err
+
+
+async def test_the_cli_drops_the_cached_boards_of_every_server(world: AsyncEngine) -> None:
+    # Servers share cached answers through Redis; a refresh from the command line must reach them too.
+    redis_url = os.environ.get("TEST_REDIS_URL")
+    if not redis_url:
+        pytest.skip("needs TEST_REDIS_URL: runs in the PostgreSQL + Redis pass of .ci/run")
+    settings = ranking_settings(world, redis_url=redis_url, redis_key_prefix=f"hbff-test-cli-{uuid.uuid4().hex[:8]}:")
+    server = ResponseCache(redis_url=redis_url, prefix=settings.redis_key_prefix)
+
+    async def cached(tag: str) -> str:
+        key = f"test:{tag}"
+        entry = CachedResponse(body=b"{}", content_type="application/json", max_age=300, tags=frozenset({tag}))
+        await server.get_or_compute(key, lambda: _ready(entry))
+        return key
+
+    try:
+        board, home, other = await cached("rankings"), await cached("homepage"), await cached("articles")
+        code = await cli.refresh_rankings(settings, boards=[RankingBoard.GOLD_STAFF], now=NOW)
+        assert code == 0
+        # a fresh reader on the same Redis sees what is left
+        reader = ResponseCache(redis_url=redis_url, prefix=settings.redis_key_prefix)
+        try:
+            assert [await reader.get(key) is None for key in (board, home, other)] == [True, True, False]
+        finally:
+            await reader.close()
+    finally:
+        await server.close()
+
+
+async def _ready(entry: CachedResponse) -> CachedResponse:
+    return entry
