@@ -13,12 +13,12 @@ from typing import Any
 
 import httpx
 import pytest
+from cache_support import app_with_response_cache
 from content_support import mutate, staff_token
 from identity_support import ADD, gql, patient_login, profile_input
 from sqlalchemy import insert, select
 from starlette.applications import Starlette
 
-from app import create_app
 from datasources.db.tables import Consult, Staff
 from datasources.response_cache import CachedResponse, ResponseCache
 from domain.enums import AdminRole, ConsultService, ConsultStatus
@@ -28,14 +28,7 @@ from support import ANCHOR
 
 @pytest.fixture(scope="module")
 async def app(settings: Settings) -> AsyncIterator[Starlette]:
-    cached = settings.model_copy(
-        update={
-            "response_cache_enabled": True,
-            "redis_key_prefix": f"{settings.redis_key_prefix}inv-{uuid.uuid4().hex[:6]}:",
-        }
-    )
-    application = create_app(cached, clock=lambda: ANCHOR)
-    async with application.router.lifespan_context(application):
+    async with app_with_response_cache(settings) as application:
         yield application
 
 

@@ -12,15 +12,14 @@ from typing import Any
 
 import httpx
 import pytest
+from cache_support import app_with_response_cache
 from content_support import mutate, staff_token
 from identity_support import patient_login
 from starlette.applications import Starlette
 
-from app import create_app
 from datasources.response_cache import ResponseCache, response_cache_key
 from domain.enums import AdminRole
 from settings import Settings
-from support import ANCHOR
 
 HOMEPAGE = """query Home { homepage { variant layout { compact fontScale modules }
   featuredDepartments { position department { id name } } articles { label articles { id title } }
@@ -31,14 +30,7 @@ SET_LAYOUT = """mutation($layout: LayoutInput!) { setLayout(variant: ELDER, layo
 
 @pytest.fixture(scope="module")
 async def app(settings: Settings) -> AsyncIterator[Starlette]:
-    cached = settings.model_copy(
-        update={
-            "response_cache_enabled": True,
-            "redis_key_prefix": f"{settings.redis_key_prefix}rc-{uuid.uuid4().hex[:6]}:",
-        }
-    )
-    application = create_app(cached, clock=lambda: ANCHOR)
-    async with application.router.lifespan_context(application):
+    async with app_with_response_cache(settings) as application:
         yield application
 
 
