@@ -69,39 +69,51 @@ class Loaders:
 
 
 class SharedSession:
-    """One session for every loader batch of a read-only request on SQLite, used by one batch at a
-    time and closed by `release()` when the request is answered.
+    """One session for the loader batches of a read-only request on SQLite that come together, used
+    by one batch at a time and closed as soon as no batch is waiting for it.
 
     SQLite answers one statement at a time in any case: batches side by side, each with its own
     session, only add checkouts, transactions and thread switches (the homepage's eleven statements
-    took half as long again that way). Only for requests that change nothing: one read transaction
-    for the whole request is then simply a consistent view. PostgreSQL, which does work in parallel,
-    keeps a session per batch."""
+    took half as long again that way). The session is closed whenever the queue empties, so that no
+    connection stays checked out while the request waits for something else (the HIS). Only for
+    requests that change nothing. PostgreSQL, which does work in parallel, keeps a session per batch."""
 
     def __init__(self, sessions: Sessions) -> None:
         self._sessions = sessions
         self._lock = asyncio.Lock()
+        self._wanted = 0  # batches holding or waiting for the session
         self._opened: AbstractAsyncContextManager[AsyncSession] | None = None
         self._session: AsyncSession | None = None
 
     @asynccontextmanager
     async def __call__(self) -> AsyncIterator[AsyncSession]:
-        async with self._lock:
-            if self._session is None:
-                self._opened = self._sessions()
-                self._session = await self._opened.__aenter__()
-            try:
-                yield self._session
-            except BaseException:
-                # A failed statement leaves the transaction unusable for the batches after it.
-                await self._session.rollback()
-                raise
+        self._wanted += 1
+        try:
+            async with self._lock:
+                if self._session is None:
+                    self._opened = self._sessions()
+                    self._session = await self._opened.__aenter__()
+                try:
+                    yield self._session
+                except BaseException:
+                    # A failed statement leaves the transaction unusable for the batches after it.
+                    await self._session.rollback()
+                    raise
+                finally:
+                    if self._wanted == 1:  # nobody else waiting: hand the connection back
+                        await self._close()
+        finally:
+            self._wanted -= 1
 
     async def release(self) -> None:
+        """Close the session if a batch left it open (it was cancelled, say): the request is answered."""
         async with self._lock:
-            if self._opened is not None:
-                opened, self._opened, self._session = self._opened, None, None
-                await opened.__aexit__(None, None, None)
+            await self._close()
+
+    async def _close(self) -> None:
+        if self._opened is not None:
+            opened, self._opened, self._session = self._opened, None, None
+            await opened.__aexit__(None, None, None)
 
 
 def make_loaders(sessions: Sessions, *, now: datetime, stats_window_days: int) -> Loaders:
