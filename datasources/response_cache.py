@@ -204,6 +204,7 @@ class ResponseCache:
             )
         self._redis_failing = False
         self._retry_redis_at = 0.0
+        self._unsent_tags: set[str] = set()  # invalidations Redis did not take: sent again when it answers
         self._listener: asyncio.Task[None] | None = None
         self._subscribed = asyncio.Event()
         self._received = asyncio.Condition()
@@ -281,6 +282,11 @@ class ResponseCache:
         if running is not None:
             try:
                 shared = await asyncio.shield(running)
+            except asyncio.CancelledError:
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    raise  # this request itself was cancelled
+                shared = None  # the request computing it was cancelled: compute here instead
             except Exception:
                 shared = None
             return shared if shared is not None else await self._compute(compute)
@@ -389,7 +395,13 @@ class ResponseCache:
             *(self._prefix + "t:" + tag for tag in chosen),
         ]
         message = json.dumps(chosen)
-        await self._redis_call(lambda r: r.eval(_INVALIDATE, len(keys), *keys, len(chosen), self._channel, message))
+        # Tried even right after another Redis error (an invalidation must not be skipped), and kept to
+        # send again once Redis answers when it fails: until then the other instances serve old answers.
+        answer = await self._redis_call(
+            lambda r: r.eval(_INVALIDATE, len(keys), *keys, len(chosen), self._channel, message), always=True
+        )
+        if answer is _FAILED:
+            self._unsent_tags.update(chosen)
 
     def _drop_local(self, tags: Iterable[str]) -> None:
         chosen = set(tags)
@@ -463,10 +475,10 @@ class ResponseCache:
             if len(self._uncacheable) >= 4 * max(self._memory_entries, 64):
                 self._uncacheable.clear()
 
-    async def _redis_call(self, call: Callable[[Redis], Awaitable[Any]]) -> Any:
+    async def _redis_call(self, call: Callable[[Redis], Awaitable[Any]], *, always: bool = False) -> Any:
         """One Redis command's answer; _FAILED (counted, logged once per outage) when Redis fails."""
         assert self._redis is not None
-        if time.monotonic() < self._retry_redis_at:
+        if not always and time.monotonic() < self._retry_redis_at:
             return _FAILED  # a Redis that just failed is not asked again at once: requests would queue on it
         try:
             result = await call(self._redis)
@@ -475,6 +487,9 @@ class ResponseCache:
             self._retry_redis_at = time.monotonic() + REDIS_RETRY_SECONDS
             return _FAILED
         self._redis_recovered()
+        if self._unsent_tags and not always:
+            unsent, self._unsent_tags = self._unsent_tags, set()
+            await self.invalidate(unsent)
         return result
 
     def _redis_failed(self, error: Exception) -> None:

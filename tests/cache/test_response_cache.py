@@ -336,3 +336,66 @@ async def test_a_stuck_recompute_elsewhere_does_not_hang_the_others(
         assert own.calls == 1
     finally:
         leader.cancel()
+
+
+# ---- review fixes ------------------------------------------------------------------------------
+
+
+async def test_a_cancelled_computation_does_not_fail_the_requests_waiting_for_it(
+    make_cache: Callable[..., ResponseCache],
+) -> None:
+    cache = make_cache()
+    started, never = asyncio.Event(), asyncio.Event()
+
+    async def stuck() -> CachedResponse | None:
+        started.set()
+        await never.wait()
+        return None
+
+    async def own() -> CachedResponse | None:
+        return CachedResponse(body=b"{}", content_type="application/json", max_age=60, tags=frozenset({"t"}))
+
+    first = asyncio.create_task(cache.get_or_compute("k", stuck))
+    await started.wait()
+    waiter = asyncio.create_task(cache.get_or_compute("k", own))
+    await asyncio.sleep(0)
+    first.cancel()  # e.g. the client of the computing request went away
+    assert (await waiter) is not None  # the waiter computed its own answer instead of dying too
+    assert first.cancelled()
+
+
+async def test_an_invalidation_redis_did_not_take_is_sent_again_when_it_answers(prefix: str) -> None:
+    from fault_support import TcpProxy
+    from redis.asyncio import Redis
+
+    url = _redis_url()
+    direct = Redis.from_url(url)
+    target = direct.connection_pool.connection_kwargs
+    proxy = TcpProxy(str(target.get("host", "127.0.0.1")), int(target.get("port", 6379)))
+    proxy.restore()
+    via_proxy = f"redis://127.0.0.1:{proxy.port}/{int(target.get('db', 0))}"
+    cache = ResponseCache(redis_url=via_proxy, prefix=prefix)
+    try:
+        entry = CachedResponse(body=b"{}", content_type="application/json", max_age=60, tags=frozenset({"boards"}))
+
+        async def compute() -> CachedResponse | None:
+            return entry
+
+        await cache.get_or_compute("k", compute)
+        assert await direct.exists(f"{prefix}rc:e:k") == 1, cache.stats
+        # when: the invalidation comes while Redis cannot be reached
+        proxy.cut()
+        await cache.invalidate({"boards"})
+        assert await direct.exists(f"{prefix}rc:e:k") == 1  # Redis never heard of it
+        # then: once Redis answers again (at the next command that is tried), it is sent after all
+        proxy.restore()
+        cache._retry_redis_at = 0.0  # the test does not wait out the pause after a failure
+        await cache.get("other")
+        assert await direct.exists(f"{prefix}rc:e:k") == 0
+    finally:
+        await cache.close()
+        proxy.close()
+        keys = [key async for key in direct.scan_iter(match=prefix + "*")]
+        if keys:
+            await direct.delete(*keys)
+        await direct.aclose()
