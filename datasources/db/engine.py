@@ -83,11 +83,11 @@ def session_factory(engine: AsyncEngine) -> Sessions:
 # The database (or the way to it) is down, restarting or overloaded: worth a retry later, not a bug.
 # SQLite's OperationalError covers "unable to open database file", "database is locked" and disk
 # errors; SQLAlchemy wraps the driver's errors (in `.orig`) and keeps the cause chain.
+_SQLITE_UNREACHABLE = ("unable to open database file", "database is locked", "disk i/o error", "readonly database")
 _UNREACHABLE: tuple[type[BaseException], ...] = (
     exc.OperationalError,
     exc.InterfaceError,
     exc.TimeoutError,  # no pooled connection came free in time
-    sqlite3.OperationalError,
     asyncpg.PostgresConnectionError,
     asyncpg.InterfaceError,
     asyncpg.CannotConnectNowError,  # starting up or shutting down
@@ -106,6 +106,11 @@ def database_unreachable(error: BaseException) -> bool:
         seen.add(id(current))
         if isinstance(current, exc.DBAPIError) and current.connection_invalidated:
             return True
+        if isinstance(current, sqlite3.OperationalError) or (
+            isinstance(current, exc.OperationalError) and isinstance(current.orig, sqlite3.Error)
+        ):
+            # SQLite says "no such table" or a syntax error in the same class: those are bugs, not outages.
+            return any(sign in str(current).lower() for sign in _SQLITE_UNREACHABLE)
         if isinstance(current, _UNREACHABLE):
             return True
         original = getattr(current, "orig", None)

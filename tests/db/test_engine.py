@@ -39,3 +39,21 @@ async def test_echoed_statements_do_not_log_bound_values(settings: Settings, cap
         await engine.dispose()
     assert "WHERE name = " in caplog.text  # the statements were logged
     assert SECRET not in caplog.text
+
+
+def test_only_sqlite_errors_of_reach_count_as_an_unreachable_database() -> None:
+    import sqlite3
+
+    from sqlalchemy import exc
+
+    from datasources.db.engine import database_unreachable
+
+    def wrapped(message: str) -> exc.OperationalError:
+        return exc.OperationalError("SELECT 1", {}, sqlite3.OperationalError(message))
+
+    # a missing migration or a bad statement is a bug to see in the log, not an outage to wait out
+    assert not database_unreachable(wrapped("no such table: consults"))
+    assert not database_unreachable(wrapped('near "SELEC": syntax error'))
+    assert database_unreachable(wrapped("unable to open database file"))
+    assert database_unreachable(wrapped("database is locked"))
+    assert database_unreachable(ConnectionRefusedError())
