@@ -265,6 +265,9 @@ _CACHE_HITS = RESPONSE_CACHE_LOOKUPS.labels("hit")
 _CACHE_MISSES = RESPONSE_CACHE_LOOKUPS.labels("miss")
 
 
+RAW_KEY_MAX_BYTES = 8 * 1024
+
+
 class RawKeys:
     """Request bytes (a POST body, or a GET query string) that were answered from the response cache,
     with their cache key. The same bytes always resolve to the same document, variables and operation,
@@ -285,6 +288,8 @@ class RawKeys:
         return key
 
     def remember(self, raw: bytes, key: str) -> None:
+        if len(raw) > RAW_KEY_MAX_BYTES:
+            return  # the mini-program's requests are far smaller; big ones are not worth keeping
         self._keys[raw] = key
         self._keys.move_to_end(raw)
         if len(self._keys) > self._size:
@@ -306,7 +311,8 @@ class GraphQLEndpoint:
         # Read once at start-up: a broken manifest stops the server instead of refusing every request.
         self._trusted = load_manifest(settings.trusted_documents) if settings.trusted_documents else None
         self._persisted: PersistedQueries | None = None
-        self._raw_keys = RawKeys()
+        # POST bodies and GET query strings apart: the same bytes in the other method are another request.
+        self._raw_keys = {"GET": RawKeys(), "POST": RawKeys()}
         self._ide_page: str | None = None
         self._ide_csp = ""
         if settings.is_dev:
@@ -316,12 +322,15 @@ class GraphQLEndpoint:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
-        if scope["method"] == "POST" and self._raw_keys:
-            hit = await self._repeated_post(request)
-            if hit is not None:
-                await hit(scope, receive, send)
-                return
-        response = await self.handle(request)
+        try:
+            if scope["method"] == "POST" and self._raw_keys["POST"]:
+                hit = await self._repeated_post(request)
+                if hit is not None:
+                    await hit(scope, receive, send)
+                    return
+            response = await self.handle(request)
+        except ClientDisconnect:
+            return  # gone before its request was read: there is nobody to answer
         await response(scope, receive, send)
 
     async def _repeated_post(self, request: Request) -> CachedAnswer | None:
@@ -332,14 +341,18 @@ class GraphQLEndpoint:
         content_type = accept = None
         for name, value in request.scope["headers"]:
             if name == b"content-type":
+                if content_type is not None:
+                    return None  # twice: `handle` decides which one counts
                 content_type = value
             elif name == b"accept":
+                if accept is not None:
+                    return None
                 accept = value
         media = _PLAIN_ACCEPT.get(accept)
         # application/json is never refused by CSRF prevention, and needs no charset check.
         if content_type != b"application/json" or media is None:
             return None
-        key = self._raw_keys.get(await _body(request))
+        key = self._raw_keys["POST"].get(await _body(request))
         hit = None if key is None else await self._resources().response_cache.get(key)
         if hit is None:
             return None
@@ -397,6 +410,8 @@ class GraphQLEndpoint:
                 status=status,
                 headers=problem.headers,
             )
+        except ClientDisconnect:
+            raise  # nobody to answer (see __call__)
         except Exception:
             logger.error("unexpected error outside execution (request %s)", request_id, exc_info=True)
             body = error_body("Internal server error", ErrorCode.INTERNAL_SERVER_ERROR, request_id)
@@ -426,16 +441,18 @@ class GraphQLEndpoint:
         if not self._resources().response_cache.enabled:
             return None
         if method == "GET":
-            return self._raw_keys.get(b"GET?" + request.scope["query_string"])
+            return self._raw_keys["GET"].get(request.scope["query_string"])
         if method != "POST":
             return None
         self._check_content_type(request)
-        return self._raw_keys.get(await _body(request))
+        return self._raw_keys["POST"].get(await _body(request))
 
-    async def _raw_request(self, request: Request) -> bytes:
+    async def _remember(self, request: Request, key: str) -> None:
+        """Remember this request's exact bytes as leading to `key` (see RawKeys)."""
         if request.method in ("GET", "HEAD"):
-            return b"GET?" + request.scope["query_string"]
-        return await _body(request)
+            self._raw_keys["GET"].remember(request.scope["query_string"], key)
+        else:
+            self._raw_keys["POST"].remember(await _body(request), key)
 
     async def _single(
         self, request: Request, params: GraphQLParams, method: str, media: str
@@ -451,7 +468,7 @@ class GraphQLEndpoint:
         hit = await cache.get(key)
         if hit is not None:
             _CACHE_HITS.inc()
-            self._raw_keys.remember(await self._raw_request(request), key)
+            await self._remember(request, key)
             return self._cached(hit, media)
         if _MAY_CHANGE_DATA.search(document):
             return self._finish(await self._execute(request, params, document, method), media)
@@ -470,7 +487,7 @@ class GraphQLEndpoint:
 
         entry = await cache.get_or_compute(key, compute)
         if entry is not None:
-            self._raw_keys.remember(await self._raw_request(request), key)
+            await self._remember(request, key)
         if produced:
             return self._finish(produced[0], media)
         if entry is not None:  # another request (maybe on another instance) computed it meanwhile

@@ -135,3 +135,23 @@ async def test_a_cached_answer_does_not_skip_the_request_checks(http: httpx.Asyn
     # a charset other than UTF-8 is still refused, cached or not
     latin = await http.post("/graphql", content=raw, headers={"content-type": "application/json; charset=latin-1"})
     assert latin.status_code == 415
+
+
+async def test_the_same_bytes_in_another_shape_are_not_the_cached_request(http: httpx.AsyncClient) -> None:
+    query = "query Shape { departments(first: 1) { totalCount } }"
+    url = httpx.URL("/graphql", params={"query": query})
+    preflight = {"apollo-require-preflight": "true"}
+    first = await http.get(url, headers=preflight)
+    assert (await http.get(url, headers=preflight)).content == first.content  # from the cache
+    # the GET's query string sent as a JSON POST body is not JSON: refused, not answered from the cache
+    as_body = await http.post("/graphql", content=url.query, headers={"content-type": "application/json"})
+    assert as_body.status_code == 400
+    # an Accept header given twice is negotiated by the full path, which reads the first one
+    raw = httpx.Request("POST", "http://t/graphql", json={"query": query}).content
+    await http.post("/graphql", content=raw, headers={"content-type": "application/json"})
+    twice = await http.post(
+        "/graphql",
+        content=raw,
+        headers=[("content-type", "application/json"), ("accept", "text/csv"), ("accept", "application/json")],
+    )
+    assert twice.status_code == 406
