@@ -40,7 +40,7 @@ def client_address(scope: Scope, trusted_proxies: Sequence[Network]) -> str:
     forwarded: list[str] = []
     for name, value in scope.get("headers", ()):
         if name == b"x-forwarded-for":
-            forwarded += [hop.strip() for hop in value.decode("latin-1").split(",") if hop.strip()]
+            forwarded += [_host_of(hop.strip()) for hop in value.decode("latin-1").split(",") if hop.strip()]
     for hop in reversed(forwarded):
         if not _in(hop, trusted_proxies):
             try:
@@ -48,6 +48,16 @@ def client_address(scope: Scope, trusted_proxies: Sequence[Network]) -> str:
             except ValueError:
                 return peer  # not an address: the header was not written by our proxies
     return forwarded[0] if forwarded else peer
+
+
+def _host_of(hop: str) -> str:
+    """A hop without its port, as some proxies write it: `203.0.113.9:4711` → `203.0.113.9`,
+    `[2001:db8::1]:443` → `2001:db8::1`; anything else as it is."""
+    if hop.startswith("["):
+        return hop[1:].split("]", 1)[0]
+    if hop.count(":") == 1:
+        return hop.split(":", 1)[0]
+    return hop
 
 
 def rate_limited_message(retry_after: int) -> str:

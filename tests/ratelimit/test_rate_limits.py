@@ -103,9 +103,14 @@ async def test_x_forwarded_for_counts_only_behind_a_trusted_proxy(limited_app: L
             # what the client wrote itself (left of the real address) changes nothing
             spoofed = await post(proxy, **{"x-forwarded-for": "1.2.3.4, 192.0.2.50"})
             second = await post(proxy, **{"x-forwarded-for": "192.0.2.51, 10.9.9.9"})
+            # a proxy that writes the client's port too: still the client's bucket, not the proxy's
+            with_port = [(await post(proxy, **{"x-forwarded-for": "192.0.2.52:4711"})).status_code for _ in range(2)]
+            other_port = await post(proxy, **{"x-forwarded-for": "192.0.2.52:4712"})
+            ipv6 = await post(proxy, **{"x-forwarded-for": "[2001:db8::7]:443"})
         assert first == [200, 200, 429]
         assert spoofed.status_code == 429
         assert second.status_code == 200
+        assert (with_port, other_port.status_code, ipv6.status_code) == ([200, 200], 429, 200)
 
 
 async def test_rate_limits_can_be_turned_off(limited_app: LimitedAppFactory) -> None:
