@@ -126,6 +126,9 @@ return {1, limit - count - cost, 0}
 """
 
 
+REDIS_RETRY_SECONDS = 1.0
+
+
 class RedisRateLimiter:
     """Limits shared by every instance; each bucket is one sorted set under this deployment's prefix."""
 
@@ -136,8 +139,11 @@ class RedisRateLimiter:
         self._prefix = prefix + "ratelimit:"
         self._clock = clock
         self._script = self._redis.register_script(_SLIDING_WINDOW)
+        self._retry_at = 0.0  # after a failure Redis is left alone this long: requests would queue on it
 
     async def hit(self, limit: Limit, key: str, *, cost: int = 1) -> Decision:
+        if time.monotonic() < self._retry_at:
+            return Decision(True, 0, limit.requests, failed_open=True)
         now_ms = self._clock() * 1000
         window_ms = limit.window_seconds * 1000
         try:
@@ -148,6 +154,7 @@ class RedisRateLimiter:
         except Exception as error:
             # The message may quote the server's address; the class is enough to tell what happened.
             logger.warning("rate limit %s not checked, request allowed: Redis %s", limit.name, type(error).__name__)
+            self._retry_at = time.monotonic() + REDIS_RETRY_SECONDS
             return Decision(True, 0, limit.requests, failed_open=True)
         if allowed:
             return Decision(True, 0, int(remaining))
