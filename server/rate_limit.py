@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 import orjson
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from body_limit import send_json
 from datasources.rate_limits import Limit, RateLimiter
 from server.metrics import RATE_LIMIT_FAILURES, RATE_LIMIT_REJECTIONS
 
@@ -106,16 +107,5 @@ class RateLimitMiddleware:
         RATE_LIMIT_REJECTIONS.labels(self.limit.name).inc()
         logger.info("rate limited: %s bucket, retry after %d s", self.limit.name, decision.retry_after)
         body = rate_limited_body(decision.retry_after)
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 429,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"retry-after", str(decision.retry_after).encode()),
-                    (b"cache-control", b"no-store"),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        retry_after = (b"retry-after", str(decision.retry_after).encode())
+        await send_json(send, 429, body, retry_after, (b"cache-control", b"no-store"))
