@@ -61,7 +61,6 @@ _CONTENT_TYPES = {GRAPHQL_RESPONSE_JSON: f"{GRAPHQL_RESPONSE_JSON}; charset=utf-
 # false alarm (the word in a string) only means one uncached request.
 _MAY_CHANGE_DATA = re.compile(r"\b(mutation|subscription)\b")
 _CHARSET = re.compile(r"charset=\"?([^;\"\s]+)", re.IGNORECASE)
-RATE_LIMITED = "RATE_LIMITED"  # the rate limiter's code (contract 2 of issue 8)
 
 
 def _public_max_age(context: Context) -> tuple[int, frozenset[str]] | None:
@@ -223,12 +222,12 @@ class CachedAnswer:
     """Stored bytes sent as they are: the cache-hit path skips Starlette's Response, whose header
     handling would cost more than the rest of the hit together."""
 
-    def __init__(self, body: bytes, content_type: bytes, max_age: int) -> None:
-        self.body = body
+    def __init__(self, entry: CachedResponse, media: str) -> None:
+        self.body = entry.body
         self.headers = [
-            (b"content-type", content_type),
-            (b"content-length", str(len(body)).encode()),
-            (b"cache-control", b"public, max-age=%d" % max_age),
+            (b"content-type", _CONTENT_TYPE_HEADERS[media]),
+            (b"content-length", str(len(entry.body)).encode()),
+            (b"cache-control", b"public, max-age=%d" % entry.max_age),
             (b"vary", b"Accept"),
         ]
 
@@ -352,12 +351,15 @@ class GraphQLEndpoint:
         # application/json is never refused by CSRF prevention, and needs no charset check.
         if content_type != b"application/json" or media is None:
             return None
-        key = self._raw_keys["POST"].get(await _body(request))
+        return await self._from_cache(self._raw_keys["POST"].get(await _body(request)), media)
+
+    async def _from_cache(self, key: str | None, media: str) -> CachedAnswer | None:
+        """The answer stored under `key`, ready to send; None when there is none (or no key)."""
         hit = None if key is None else await self._resources().response_cache.get(key)
         if hit is None:
             return None
         _CACHE_HITS.inc()
-        return self._cached(hit, media)
+        return CachedAnswer(hit, media)
 
     def persisted(self) -> PersistedQueries:
         if self._persisted is None:
@@ -389,12 +391,8 @@ class GraphQLEndpoint:
                     "(or Content-Type: application/json)",
                     ErrorCode.CSRF_PREVENTED,
                 )
-            seen = await self._seen_before(request, method)
-            if seen is not None:
-                hit = await self._resources().response_cache.get(seen)
-                if hit is not None:
-                    _CACHE_HITS.inc()
-                    return self._cached(hit, media)
+            if method == "GET" and (hit := await self._from_cache(self._seen_get(request), media)) is not None:
+                return hit
             if method == "GET":
                 params = parse_params(dict(request.query_params), from_url=True)
                 return await self._single(request, params, method, media)
@@ -435,17 +433,13 @@ class GraphQLEndpoint:
         except orjson.JSONDecodeError:
             raise RequestProblem(400, "the body is not valid JSON", ErrorCode.BAD_USER_INPUT) from None
 
-    async def _seen_before(self, request: Request, method: str) -> str | None:
-        """The cache key of a request whose exact bytes were answered from the cache before: such a
-        request is answered again without parsing its JSON or resolving its document."""
+    def _seen_get(self, request: Request) -> str | None:
+        """The cache key of a GET whose exact query string was answered from the cache before: it is
+        answered again without parsing its parameters or resolving its document. (Repeated POSTs are
+        found in `__call__`; one that a header keeps from there is found by its document in `_single`.)"""
         if not self._resources().response_cache.enabled:
             return None
-        if method == "GET":
-            return self._raw_keys["GET"].get(request.scope["query_string"])
-        if method != "POST":
-            return None
-        self._check_content_type(request)
-        return self._raw_keys["POST"].get(await _body(request))
+        return self._raw_keys["GET"].get(request.scope["query_string"])
 
     async def _remember(self, request: Request, key: str) -> None:
         """Remember this request's exact bytes as leading to `key` (see RawKeys)."""
@@ -465,11 +459,10 @@ class GraphQLEndpoint:
         key = response_cache_key(
             document=document, variables=params.variables, operation_name=params.operation_name, scope="public"
         )
-        hit = await cache.get(key)
+        hit = await self._from_cache(key, media)
         if hit is not None:
-            _CACHE_HITS.inc()
             await self._remember(request, key)
-            return self._cached(hit, media)
+            return hit
         if _MAY_CHANGE_DATA.search(document):
             return self._finish(await self._execute(request, params, document, method), media)
         _CACHE_MISSES.inc()
@@ -491,7 +484,7 @@ class GraphQLEndpoint:
         if produced:
             return self._finish(produced[0], media)
         if entry is not None:  # another request (maybe on another instance) computed it meanwhile
-            return self._cached(entry, media)
+            return CachedAnswer(entry, media)
         return self._finish(await self._execute(request, params, document, method), media)
 
     async def _batch(self, request: Request, payload: list[Any], media: str) -> Response:
@@ -569,7 +562,7 @@ class GraphQLEndpoint:
         retry = [
             _seconds((error.extensions or {}).get("retryAfter"))
             for error in errors
-            if (error.extensions or {}).get("code") == RATE_LIMITED
+            if (error.extensions or {}).get("code") == ErrorCode.RATE_LIMITED
         ]
         return Answer(body=body, executed=executed, context=context, retry_after=max(retry) if retry else None)
 
@@ -606,10 +599,6 @@ class GraphQLEndpoint:
         cacheable = self._cacheable(answer) if status == 200 else None
         cache_control = f"public, max-age={cacheable[0]}" if cacheable else "no-store"
         return self._respond(body, media, status=status, headers={"cache-control": cache_control, **answer.headers})
-
-    @staticmethod
-    def _cached(entry: CachedResponse, media: str) -> CachedAnswer:
-        return CachedAnswer(entry.body, _CONTENT_TYPE_HEADERS[media], entry.max_age)
 
     @staticmethod
     def _respond(body: Any, media: str, *, status: int, headers: Mapping[str, str] | None = None) -> Response:
