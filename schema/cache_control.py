@@ -16,10 +16,10 @@ what they changed, after their transaction has committed.
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from enum import Enum
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 import strawberry
@@ -36,6 +36,7 @@ from graphql import (
     OperationType,
     SelectionSetNode,
     get_named_type,
+    parse,
 )
 from graphql.utilities import get_operation_ast
 from strawberry.extensions import SchemaExtension
@@ -220,23 +221,18 @@ class CacheControlExtension(SchemaExtension):
         ):
             return
         schema = self.execution_context.schema._schema
-        operation_name = self.execution_context.operation_name
         query = self.execution_context.query
         if query is None:
-            context.cache_policy = policy_for(schema, document, operation_name)
-            return
-        # The policy depends only on the document and operation (hints are fixed in the schema): the
-        # walk over the homepage's ~800 selected fields is done once per document, not per request.
-        key = (id(schema), query, operation_name)
-        if key not in _POLICIES:
-            _POLICIES[key] = policy_for(schema, document, operation_name)
-            if len(_POLICIES) > _POLICIES_KEPT:
-                _POLICIES.popitem(last=False)
-        context.cache_policy = _POLICIES[key]
+            context.cache_policy = policy_for(schema, document, self.execution_context.operation_name)
+        else:
+            context.cache_policy = _policy_of_query(schema, query, self.execution_context.operation_name)
 
 
-_POLICIES: OrderedDict[tuple[int, str, str | None], CachePolicy | None] = OrderedDict()
-_POLICIES_KEPT = 512
+@lru_cache(maxsize=512)
+def _policy_of_query(schema: GraphQLSchema, query: str, operation_name: str | None) -> CachePolicy | None:
+    """`policy_for` once per document and operation (the hints are fixed in the schema): the walk over
+    the homepage's ~470 selected fields is not repeated for every request."""
+    return policy_for(schema, parse(query), operation_name)
 
 
 async def invalidate_cache(info: Info, tags: Iterable[str]) -> None:
