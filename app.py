@@ -55,7 +55,7 @@ from datasources.wechat import WeChatClient, sandbox_transport
 from domain.audit import ActorKind
 from domain.consults import Deadlines
 from downloads import attachment_download
-from schema.cache_control import HOMEPAGE, RANKINGS
+from schema.cache_control import RANKING_REFRESH_TAGS
 from server import metrics, structured_logs, tracing
 from server.graphql_http import GraphQLEndpoint
 from server.rate_limit import RateLimitMiddleware, parse_networks
@@ -257,7 +257,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> S
             rules=settings.ranking_rules,
             interval=timedelta(seconds=settings.ranking_refresh_seconds),
             lock_ttl=timedelta(seconds=settings.ranking_lock_seconds),
-            on_refresh=lambda: response_cache.invalidate({RANKINGS, HOMEPAGE}),
+            on_refresh=lambda: response_cache.invalidate(RANKING_REFRESH_TAGS),
         )
         payments = build_payments(settings, pay_plan, http=http, clock=clock)
         visit_history = _visit_history(settings, clock, his)

@@ -51,7 +51,7 @@ from domain.rankings import (
     previous_month,
     reason,
 )
-from schema.cache_control import HOMEPAGE, RANKINGS
+from schema.cache_control import RANKING_REFRESH_TAGS
 from settings import ConfigurationError, Settings, get_settings
 
 logger = logging.getLogger("hospital_bff.cli")
@@ -224,7 +224,7 @@ async def _drop_cached_boards(settings: Settings) -> None:
         redis_url=settings.redis_url, prefix=settings.redis_key_prefix, enabled=settings.response_cache_enabled
     )
     try:
-        await responses.invalidate({RANKINGS, HOMEPAGE})
+        await responses.invalidate(RANKING_REFRESH_TAGS)
     finally:
         await responses.close()
 

@@ -13,7 +13,7 @@ from datasources.rankings import LOCK_NAME, MonthNotComplete
 from domain.audit import AuditResult
 from domain.rankings import ALL_BOARDS, GOLD_BOARDS, BadPeriod, RankingBoard, check_period, parse_month
 from resolvers.auditing import write_audit
-from schema.cache_control import HOMEPAGE, RANKINGS, invalidate_cache
+from schema.cache_control import RANKING_REFRESH_TAGS, invalidate_cache
 from schema.context import Info
 from schema.errors import BadInput
 from schema.identity import ProblemReason, ValidationFailed
@@ -94,5 +94,5 @@ async def refresh_rankings(
                 await write_audit(
                     info, db, action="rankings.refresh", result=AuditResult.OK, target_type="Ranking", target_id=board
                 )
-    await invalidate_cache(info, {RANKINGS, HOMEPAGE})
+    await invalidate_cache(info, RANKING_REFRESH_TAGS)
     return RefreshRankingsSuccess(rankings=[Ranking.from_stored(board) for board in stored])

@@ -252,3 +252,6 @@ STAFF = "staff"
 APPRECIATIONS = "appreciations"
 VISIT_GUIDE = "visitGuide"
 CONSULT_CONSENTS = "consultConsents"
+# What a ranking refresh changes, however it runs (refreshRankings, the job in the server, the CLI):
+# the boards, and the homepage that shows them.
+RANKING_REFRESH_TAGS = frozenset({RANKINGS, HOMEPAGE})
