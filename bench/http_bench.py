@@ -404,11 +404,15 @@ def post(base: str, path: str, payload: bytes, token: str | None = None) -> http
     return httpx.post(base + path, content=payload, headers=headers, timeout=30)
 
 
-def graphql(base: str, query: str, variables: dict[str, Any] | None = None, token: str | None = None) -> Any:
-    response = post(base, "/graphql", ops.body(query, variables), token)
+async def graphql(client: httpx.AsyncClient, payload: bytes, token: str | None = None) -> Any:
+    """The `data` of a request that must succeed, to a live server or an app in this process."""
+    headers = {"content-type": "application/json"}
+    if token:
+        headers["authorization"] = f"Bearer {token}"
+    response = await client.post("/graphql", content=payload, headers=headers, timeout=30)
     answer = response.json()
     if response.status_code != 200 or answer.get("errors"):
-        raise RuntimeError(f"{query.split('{')[0].strip()} failed: {response.status_code} {response.text[:500]}")
+        raise RuntimeError(f"request failed: {response.status_code} {response.text[:500]}")
     return answer["data"]
 
 
@@ -418,13 +422,18 @@ class Patient:
     profile_id: str
 
 
-def sign_in_patient(base: str) -> Patient:
+async def sign_in_patient(client: httpx.AsyncClient) -> Patient:
     """Demo patient 1, signed in through devLogin, with health-data consent given for the first profile."""
-    token = graphql(base, ops.DEV_LOGIN)["devLogin"]["token"]
-    profile_id = graphql(base, ops.ME, token=token)["me"]["profiles"][0]["id"]
-    version = graphql(base, ops.CONSENT_DOCUMENT)["consentDocument"]["version"]
-    graphql(base, ops.GIVE_CONSENT, {"id": profile_id, "version": version}, token)
+    token = (await graphql(client, ops.body(ops.DEV_LOGIN)))["devLogin"]["token"]
+    profile_id = (await graphql(client, ops.body(ops.ME), token))["me"]["profiles"][0]["id"]
+    version = (await graphql(client, ops.body(ops.CONSENT_DOCUMENT)))["consentDocument"]["version"]
+    await graphql(client, ops.body(ops.GIVE_CONSENT, {"id": profile_id, "version": version}), token)
     return Patient(token, profile_id)
+
+
+async def sign_in_patient_at(base: str) -> Patient:
+    async with httpx.AsyncClient(base_url=base) as client:
+        return await sign_in_patient(client)
 
 
 def checked_body(response: httpx.Response, what: str) -> bytes:
@@ -480,33 +489,22 @@ async def count_statements(database_url: str, *, redis_url: str | None, prefix: 
             app.router.lifespan_context(app),
             httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bench") as client,
         ):
-
-            async def call(payload: bytes, token: str | None = None) -> Any:
-                headers = {"content-type": "application/json"}
-                if token:
-                    headers["authorization"] = f"Bearer {token}"
-                response = await client.post("/graphql", content=payload, headers=headers)
-                answer = response.json()
-                if response.status_code != 200 or answer.get("errors"):
-                    raise RuntimeError(f"in-process request failed: {response.status_code} {response.text[:500]}")
-                return answer["data"]
-
-            token = (await call(ops.body(ops.DEV_LOGIN)))["devLogin"]["token"]
-            profile_id = (await call(ops.body(ops.ME), token))["me"]["profiles"][0]["id"]
-            version = (await call(ops.body(ops.CONSENT_DOCUMENT)))["consentDocument"]["version"]
-            await call(ops.body(ops.GIVE_CONSENT, {"id": profile_id, "version": version}), token)
+            patient = await sign_in_patient(client)
             requests: dict[str, tuple[bytes, str | None]] = {
                 "(b) homepage, response cache on": (ops.body(ops.HOMEPAGE), None),
                 "(c) homepage, cache off": (ops.body(ops.HOMEPAGE), None),
                 "(d) staff list, first 20": (ops.body(ops.STAFF_LIST, ops.STAFF_LIST_VARIABLES), None),
-                "(e) health record": (ops.body(ops.HEALTH_RECORD, ops.health_record_variables(profile_id)), token),
+                "(e) health record": (
+                    ops.body(ops.HEALTH_RECORD, ops.health_record_variables(patient.profile_id)),
+                    patient.token,
+                ),
             }
             engine = app.state.resources.engine.sync_engine
             for name, cached in COUNTED:
                 if cached != response_cache:
                     continue
                 payload, auth = requests[name]
-                await call(payload, auth)
+                await graphql(client, payload, auth)
                 tallies = []
                 # The most statements of three requests; the quickest database time, as other processes
                 # (the servers starting, for one) share the CPU.
@@ -515,7 +513,7 @@ async def count_statements(database_url: str, *, redis_url: str | None, prefix: 
                     event.listen(engine, "before_cursor_execute", tally.before)
                     event.listen(engine, "after_cursor_execute", tally.after)
                     try:
-                        await call(payload, auth)
+                        await graphql(client, payload, auth)
                     finally:
                         event.remove(engine, "before_cursor_execute", tally.before)
                         event.remove(engine, "after_cursor_execute", tally.after)
@@ -601,7 +599,7 @@ def run(plan: Plan, tmp: Path) -> Outcome:
             progress("waiting for the servers")
             for each in (cached, uncached, two_workers):
                 each.wait_ready()
-            patient = sign_in_patient(uncached.url)
+            patient = asyncio.run(sign_in_patient_at(uncached.url))
             homepage = ops.body(ops.HOMEPAGE)
             limit = checked_body(post(cached.url, LIMIT_PATH, homepage), "the limit path")
             same_bytes = {
