@@ -36,6 +36,8 @@ class ErrorCode(StrEnum):
     OPERATION_NOT_TRUSTED = "OPERATION_NOT_TRUSTED"  # not one of the mini-program's trusted documents
     CSRF_PREVENTED = "CSRF_PREVENTED"  # a GET or simple POST without a header a browser form cannot send
     RATE_LIMITED = "RATE_LIMITED"  # too many requests from this address or account; wait extensions.retryAfter
+    GRAPHQL_PARSE_FAILED = "GRAPHQL_PARSE_FAILED"  # the document is not GraphQL
+    GRAPHQL_VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"  # it does not fit the schema, nor its variables
 
 
 # Registered here, next to the codes, so that every module using them gets the same GraphQL enum.
@@ -58,7 +60,10 @@ strawberry.enum(
     "PERSISTED_QUERY_NOT_SUPPORTED: automatic persisted queries are turned off; send the document. "
     "OPERATION_NOT_TRUSTED: only the mini-program's trusted documents run on this server. "
     "CSRF_PREVENTED: a GET, or a POST with a simple content type, needs an `Apollo-Require-Preflight` or "
-    "`X-Apollo-Operation-Name` header.",
+    "`X-Apollo-Operation-Name` header. "
+    "GRAPHQL_PARSE_FAILED: the document is not valid GraphQL syntax (nothing ran). "
+    "GRAPHQL_VALIDATION_FAILED: the document does not fit the schema, or the variables do not fit the document "
+    "(nothing ran).",
 )
 
 

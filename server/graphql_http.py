@@ -24,7 +24,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from graphql import GraphQLError
+from graphql import GraphQLError, GraphQLSyntaxError
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, Response
 from starlette.types import Receive, Scope, Send
@@ -554,6 +554,8 @@ class GraphQLEndpoint:
         executed = not isinstance(result, PreExecutionError) and not (
             result.data is None and errors and all(error.path is None for error in errors)
         )
+        if not executed:
+            errors = [_with_code(error) for error in errors]
         body: dict[str, Any] = {"data": result.data}
         if errors:
             body["errors"] = [error.formatted for error in errors]
@@ -604,6 +606,25 @@ class GraphQLEndpoint:
     def _respond(body: Any, media: str, *, status: int, headers: Mapping[str, str] | None = None) -> Response:
         all_headers = {"cache-control": "no-store", "vary": "Accept", **(headers or {})}
         return Response(orjson.dumps(body), status_code=status, headers=all_headers, media_type=_CONTENT_TYPES[media])
+
+
+def _with_code(error: GraphQLError) -> GraphQLError:
+    """A refusal before execution with a machine-readable code: graphql-core's own parse, validation and
+    variable errors carry none (ours, such as the query limits, keep theirs)."""
+    if (error.extensions or {}).get("code"):
+        return error
+    code = (
+        ErrorCode.GRAPHQL_PARSE_FAILED if isinstance(error, GraphQLSyntaxError) else ErrorCode.GRAPHQL_VALIDATION_FAILED
+    )
+    return GraphQLError(
+        error.message,
+        nodes=error.nodes,
+        source=error.source,
+        positions=error.positions,
+        path=error.path,
+        original_error=error.original_error,
+        extensions={**(error.extensions or {}), "code": code.value},
+    )
 
 
 class _NotExecuted(RequestProblem):

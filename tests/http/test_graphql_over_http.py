@@ -166,3 +166,24 @@ async def test_a_failure_before_execution_is_500_json_with_the_request_id(
             {"message": "Internal server error", "extensions": {"code": "INTERNAL_SERVER_ERROR", "requestId": "req-5"}}
         ]
     }
+
+
+@pytest.mark.parametrize(
+    ("request_body", "code"),
+    [
+        ({"query": "{ homepage { variant "}, "GRAPHQL_PARSE_FAILED"),
+        ({"query": "{ noSuchField }"}, "GRAPHQL_VALIDATION_FAILED"),
+        (
+            {"query": "query($n: Int!) { departments(first: $n) { totalCount } }", "variables": {"n": "many"}},
+            "GRAPHQL_VALIDATION_FAILED",
+        ),
+        ({"query": "{ departments(first: 51) { totalCount } }"}, "QUERY_TOO_COMPLEX"),  # keeps its own code
+    ],
+)
+async def test_a_document_refused_before_execution_says_why_in_a_code(
+    http: httpx.AsyncClient, request_body: dict[str, Any], code: str
+) -> None:
+    for accept, status in (("application/json", 200), ("application/graphql-response+json", 400)):
+        response = await http.post("/graphql", json=request_body, headers={"accept": accept})
+        assert response.status_code == status
+        assert [error["extensions"]["code"] for error in response.json()["errors"]] == [code]
