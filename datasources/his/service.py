@@ -24,9 +24,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Generic, TypeVar
 
-from pydantic import TypeAdapter
+import msgspec
 
-from datasources.cache import Cache, CachedEntry, read_entry, write_entry
+from datasources.cache import Cache, read_entry, write_entry
 from datasources.his.model import (
     AttachmentContent,
     HisPatient,
@@ -169,18 +169,18 @@ class HisService:
         self,
         key: str,
         load: Callable[[Deadline], Awaitable[T]],
-        adapter: TypeAdapter[Any],
+        decoder: msgspec.json.Decoder[Any],
         freshness: Freshness,
         deadline: Deadline,
     ) -> Fetched[T]:
-        entry = await self._read(key)
+        cached = await self._read(key, decoder)
         now = self._clock()
-        if entry is not None and now - entry.stored_at >= freshness.hard:
-            entry = None
-        if entry is not None and now - entry.stored_at < freshness.soft:
-            return Fetched(adapter.validate_json(entry.value), entry.stored_at, stale=False)
-        task = self._refresh(key, load, adapter, freshness)
-        wait = deadline.remaining() if entry is None else min(self._policy.stale_wait, deadline.remaining())
+        if cached is not None and now - cached.as_of >= freshness.hard:
+            cached = None
+        if cached is not None and now - cached.as_of < freshness.soft:
+            return cached
+        task = self._refresh(key, load, freshness)
+        wait = deadline.remaining() if cached is None else min(self._policy.stale_wait, deadline.remaining())
         try:
             value, as_of = await asyncio.wait_for(asyncio.shield(task), timeout=wait)
             return Fetched(value, as_of, stale=False)
@@ -188,13 +188,13 @@ class HisService:
             problem = "timed out"
         except HisUnavailable as unavailable:
             problem = str(unavailable)
-        if entry is None:
+        if cached is None:
             raise HisUnavailable(problem)
-        logger.info("HIS %s: serving data of %s (%s)", self.port.upstream, entry.stored_at.isoformat(), problem)
-        return Fetched(adapter.validate_json(entry.value), entry.stored_at, stale=True, problem=problem)
+        logger.info("HIS %s: serving data of %s (%s)", self.port.upstream, cached.as_of.isoformat(), problem)
+        return Fetched(cached.value, cached.as_of, stale=True, problem=problem)
 
     def _refresh(
-        self, key: str, load: Callable[[Deadline], Awaitable[T]], adapter: TypeAdapter[Any], freshness: Freshness
+        self, key: str, load: Callable[[Deadline], Awaitable[T]], freshness: Freshness
     ) -> asyncio.Task[tuple[Any, datetime]]:
         running = self._inflight.get(key)
         if running is not None:
@@ -211,7 +211,7 @@ class HisService:
                 raise HisUnavailable(type(error).__name__) from None
             as_of = self._clock()
             # Serialised, sealed and written in a task of its own: the waiters have their answer already.
-            self._spawn(self._write(key, lambda: adapter.dump_json(value), as_of, freshness))
+            self._spawn(self._write(key, lambda: msgspec.json.encode(value), as_of, freshness))
             return value, as_of
 
         task = asyncio.get_running_loop().create_task(fetch())
@@ -234,9 +234,14 @@ class HisService:
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
-    async def _read(self, key: str) -> CachedEntry | None:
+    async def _read(self, key: str, decoder: msgspec.json.Decoder[Any]) -> Fetched[Any] | None:
+        """The cached answer, fresh as far as the cache knows (the caller judges its age)."""
         try:
-            return await read_entry(self._cache, key, unseal=self._unseal)
+            entry = await read_entry(self._cache, key, unseal=self._unseal)
+            if entry is None:
+                return None
+            # An entry that no longer fits the model (written by another version) is a miss, not an error.
+            return Fetched(decoder.decode(entry.value), entry.stored_at, stale=False)
         except Exception:
             logger.warning("HIS cache read failed for %s; treated as a miss", key.split(":")[1], exc_info=True)
             return None
@@ -256,8 +261,8 @@ class HisService:
             logger.warning("HIS cache write failed for %s", key.split(":")[1], exc_info=True)
 
 
-_PATIENT: TypeAdapter[Any] = TypeAdapter(HisPatient | None)
-_RECORD: TypeAdapter[Any] = TypeAdapter(PatientRecord)
-_REPORT: TypeAdapter[Any] = TypeAdapter(HisReport | None)
-_SERIES: TypeAdapter[Any] = TypeAdapter(tuple[HisResult, ...])
-_VISIT: TypeAdapter[Any] = TypeAdapter(VisitProgress | None)
+_PATIENT: msgspec.json.Decoder[Any] = msgspec.json.Decoder(HisPatient | None)
+_RECORD: msgspec.json.Decoder[Any] = msgspec.json.Decoder(PatientRecord)
+_REPORT: msgspec.json.Decoder[Any] = msgspec.json.Decoder(HisReport | None)
+_SERIES: msgspec.json.Decoder[Any] = msgspec.json.Decoder(tuple[HisResult, ...])
+_VISIT: msgspec.json.Decoder[Any] = msgspec.json.Decoder(VisitProgress | None)

@@ -5,9 +5,8 @@ in several code systems, ranges given only as text, panels that group results th
 values split into components. What cannot be read raises `MalformedResource`, naming the field but
 never the value (values are health data and end up in logs); the caller skips that one entry.
 
-A report's results are gathered as plain data and the report is validated into its DTO in one
-pydantic call: a patient's record has hundreds of results, and one model built per result, range
-and quantity cost more than reading the FHIR itself.
+Every field is checked here as it is read, so the DTOs are built directly (they validate nothing
+again): a patient's record has hundreds of results, read on the request's critical path.
 """
 
 from __future__ import annotations
@@ -22,12 +21,15 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from datasources.his.model import (
+    Attachment,
     ClassPeriod,
     HisEncounter,
     HisPatient,
     HisReport,
     HisResult,
     Period,
+    Quantity,
+    ReferenceRange,
     StepLocation,
     StepProgress,
 )
@@ -46,7 +48,6 @@ from domain.health_records import (
 from domain.identity import mask_mobile, mask_resident_id
 
 Resource = Mapping[str, Any]
-Data = dict[str, Any]  # the fields of a DTO (HisResult, Quantity, ReferenceRange...), validated later
 Resolver = Callable[[str], Resource | None]
 Digest = Callable[[str], str]
 
@@ -327,7 +328,7 @@ def _subfields(field: str, *names: str) -> tuple[str, ...]:
     return tuple(f"{field}.{name}" for name in names)
 
 
-def _quantity(value: Any, field: str) -> Data:
+def _quantity(value: Any, field: str) -> Quantity:
     quantity = _dict(value, field)
     value_, comparator_, unit_, system_, code_ = _subfields(field, "value", "comparator", "unit", "system", "code")
     number = _number(quantity.get("value"), value_)
@@ -339,12 +340,12 @@ def _quantity(value: Any, field: str) -> Data:
     unit = clean_text(_str(quantity.get("unit"), unit_))
     system = _str(quantity.get("system"), system_)
     code = _str(quantity.get("code"), code_)
-    return {
-        "value": number,
-        "comparator": comparator,
-        "unit": unit or display_unit(system, code),
-        "unit_key": unit_key(unit, system=system, code=code),
-    }
+    return Quantity(
+        value=number,
+        comparator=comparator,  # type: ignore[arg-type]  # checked above
+        unit=unit or display_unit(system, code),
+        unit_key=unit_key(unit, system=system, code=code),
+    )
 
 
 def display_unit(system: str | None, code: str | None) -> str | None:
@@ -364,10 +365,10 @@ def _years(value: Any, field: str) -> float | None:
     return number / 12 if unit in ("mo", "month", "months") else number
 
 
-def _ranges(value: Any, field: str) -> list[Data]:
-    ranges: list[Data] = []
+def _ranges(value: Any, field: str) -> tuple[ReferenceRange, ...]:
     if value is None:
-        return ranges
+        return ()
+    ranges: list[ReferenceRange] = []
     low_, high_, system_, code_, unit_, low_value, high_value, text_ = _subfields(
         field, "low", "high", "system", "code", "unit", "low.value", "high.value", "text"
     )
@@ -387,30 +388,30 @@ def _ranges(value: Any, field: str) -> list[Data]:
         range_code = _str(bound.get("code"), code_)
         unit = clean_text(_str(bound.get("unit"), unit_)) or display_unit(range_system, range_code)
         ranges.append(
-            {
-                "low": _number(low.get("value"), low_value),
-                "high": _number(high.get("value"), high_value),
-                "unit": unit,
-                "unit_key": unit_key(unit, system=range_system, code=range_code),
-                "text": clean_text(_str(item.get("text"), text_)),
-                "meaning": next(iter(codes_in(item["type"], f"{field}.type", RANGE_MEANING, None)), None)
+            ReferenceRange(
+                low=_number(low.get("value"), low_value),
+                high=_number(high.get("value"), high_value),
+                unit=unit,
+                unit_key=unit_key(unit, system=range_system, code=range_code),
+                text=clean_text(_str(item.get("text"), text_)),
+                meaning=next(iter(codes_in(item["type"], f"{field}.type", RANGE_MEANING, None)), None)
                 if "type" in item
                 else None,
-                "age_low": _years(age.get("low"), f"{field}.age.low") if age else None,
-                "age_high": _years(age.get("high"), f"{field}.age.high") if age else None,
-                "applies_to": sexes,
-            }
+                age_low=_years(age.get("low"), f"{field}.age.low") if age else None,
+                age_high=_years(age.get("high"), f"{field}.age.high") if age else None,
+                applies_to=tuple(sexes),
+            )
         )
-    return ranges
+    return tuple(ranges)
 
 
-def _value(item: Mapping[str, Any], field: str) -> tuple[Data | None, str | None]:
+def _value(item: Mapping[str, Any], field: str) -> tuple[Quantity | None, str | None]:
     """(quantity, text) of value[x]; dataAbsentReason explains a missing value."""
     if "valueQuantity" in item:
         return _quantity(item["valueQuantity"], f"{field}.valueQuantity"), None
     if "valueInteger" in item:
         number = _number(item["valueInteger"], f"{field}.valueInteger")
-        return ({"value": number} if number is not None else None), None
+        return (Quantity(value=number) if number is not None else None), None
     if "valueString" in item:
         return None, clean_text(_str(item["valueString"], f"{field}.valueString"))
     if "valueCodeableConcept" in item:
@@ -442,12 +443,6 @@ def _interpretation(item: Mapping[str, Any], field: str) -> tuple[Any, str | Non
 
 def parse_observation(resource: Resource, *, zone: ZoneInfo) -> tuple[list[HisResult], list[str]]:
     """The results an Observation carries (itself and its components), and its hasMember references."""
-    results, members = observation_data(resource, zone=zone)
-    return [HisResult.model_validate(result) for result in results], members
-
-
-def observation_data(resource: Resource, *, zone: ZoneInfo) -> tuple[list[Data], list[str]]:
-    """`parse_observation` as plain data: the fields of each HisResult, not yet validated."""
     observation_id = resource_id(resource)
     code = _dict(resource.get("code"), "code")
     loinc = codings(code, "code")
@@ -468,26 +463,26 @@ def observation_data(resource: Resource, *, zone: ZoneInfo) -> tuple[list[Data],
     members = [
         key for key in (reference_key(m, "hasMember") for m in _list(resource.get("hasMember"), "hasMember")) if key
     ]
-    results: list[Data] = []
+    results: list[HisResult] = []
     quantity, text = _value(resource, "Observation")
     components = [_dict(c, "component") for c in _list(resource.get("component"), "component")]
     flag, flag_text = _interpretation(resource, "Observation")
     if quantity is not None or text is not None or not (components or members):
         results.append(
-            {
-                "id": observation_id,
-                "code": _str(primary.get("code"), "code.coding.code"),
-                "code_system": _str(primary.get("system"), "code.coding.system"),
-                "his_name": first_text(_str(code.get("text"), "code.text"), *(c.get("display") for c in loinc)),
-                "quantity": quantity,
-                "value_text": text,
-                "ranges": _ranges(resource.get("referenceRange"), "referenceRange"),
-                "reported_flag": flag,
-                "interpretation_text": flag_text,
-                "status": status,
-                "effective_at": effective,
-                "note": note,
-            }
+            HisResult(
+                id=observation_id,
+                code=_str(primary.get("code"), "code.coding.code"),
+                code_system=_str(primary.get("system"), "code.coding.system"),
+                his_name=first_text(_str(code.get("text"), "code.text"), *(c.get("display") for c in loinc)),
+                quantity=quantity,
+                value_text=text,
+                ranges=_ranges(resource.get("referenceRange"), "referenceRange"),
+                reported_flag=flag,
+                interpretation_text=flag_text,
+                status=status,
+                effective_at=effective,
+                note=note,
+            )
         )
     for n, component in enumerate(components, 1):
         component_codes = codings(component.get("code"), "component.code")
@@ -497,20 +492,20 @@ def observation_data(resource: Resource, *, zone: ZoneInfo) -> tuple[list[Data],
             continue
         c_flag, c_flag_text = _interpretation(component, "component")
         results.append(
-            {
-                "id": f"{observation_id}.{n}",
-                "code": _str(first.get("code"), "component.code.code"),
-                "code_system": _str(first.get("system"), "component.code.system"),
-                "his_name": concept_text(component.get("code"), "component.code"),
-                "quantity": c_quantity,
-                "value_text": c_text,
-                "ranges": _ranges(component.get("referenceRange"), "component.referenceRange"),
-                "reported_flag": c_flag or (flag if len(components) == 1 else None),
-                "interpretation_text": c_flag_text or flag_text,
-                "status": status,
-                "effective_at": effective,
-                "note": note,
-            }
+            HisResult(
+                id=f"{observation_id}.{n}",
+                code=_str(first.get("code"), "component.code.code"),
+                code_system=_str(first.get("system"), "component.code.system"),
+                his_name=concept_text(component.get("code"), "component.code"),
+                quantity=c_quantity,
+                value_text=c_text,
+                ranges=_ranges(component.get("referenceRange"), "component.referenceRange"),
+                reported_flag=c_flag or (flag if len(components) == 1 else None),
+                interpretation_text=c_flag_text or flag_text,
+                status=status,
+                effective_at=effective,
+                note=note,
+            )
         )
     return results, members
 
@@ -518,7 +513,7 @@ def observation_data(resource: Resource, *, zone: ZoneInfo) -> tuple[list[Data],
 # ---- DiagnosticReport -------------------------------------------------------------------------
 
 
-def _attachments(resource: Resource) -> list[Data]:
+def _attachments(resource: Resource) -> tuple[Attachment, ...]:
     found = []
     forms = _list(resource.get("presentedForm"), "presentedForm")
     for index, item in enumerate(_dict(a, "presentedForm") for a in forms):
@@ -530,17 +525,17 @@ def _attachments(resource: Resource) -> list[Data]:
             compact = "".join(data.split())  # base64 may be wrapped over lines
             size = len(compact) * 3 // 4 - compact[-2:].count("=")
         found.append(
-            {
-                "index": index,
-                "content_type": _str(item.get("contentType"), "presentedForm.contentType"),
-                "title": clean_text(_str(item.get("title"), "presentedForm.title")),
-                "size": size,
-                "language": _str(item.get("language"), "presentedForm.language"),
-                "url": _str(item.get("url"), "presentedForm.url"),
-                "inline": bool(data),
-            }
+            Attachment(
+                index=index,
+                content_type=_str(item.get("contentType"), "presentedForm.contentType"),
+                title=clean_text(_str(item.get("title"), "presentedForm.title")),
+                size=size,
+                language=_str(item.get("language"), "presentedForm.language"),
+                url=_str(item.get("url"), "presentedForm.url"),
+                inline=bool(data),
+            )
         )
-    return found
+    return tuple(found)
 
 
 def parse_report(
@@ -558,7 +553,7 @@ def parse_report(
     def find(ref: str) -> Resource | None:
         return contained.get(ref) if ref.startswith("#") else resolve(ref)
 
-    results: list[Data] = []
+    results: list[HisResult] = []
     missing = 0
     seen: set[str] = set()
 
@@ -573,7 +568,7 @@ def parse_report(
                 missing += 1
                 continue
             try:
-                own, members = observation_data(found, zone=zone)
+                own, members = parse_observation(found, zone=zone)
             except MalformedResource as problem:
                 on_skipped(ref, str(problem))
                 missing += 1
@@ -595,26 +590,24 @@ def parse_report(
     performers = [_dict(p, "performer") for p in _list(resource.get("performer"), "performer")]
     interpreters = [_dict(p, "resultsInterpreter") for p in _list(resource.get("resultsInterpreter"), "interpreter")]
     conclusion_codes = [concept_text(c, "conclusionCode") for c in _list(resource.get("conclusionCode"), "cc")]
-    return HisReport.model_validate(
-        {
-            "id": report_id,
-            "kind": classification.kind,
-            "section": classification.section,
-            "section_label": classification.section_label,
-            "code": _str(primary.get("code"), "code.coding.code"),
-            "code_system": _str(primary.get("system"), "code.coding.system"),
-            "his_title": first_text(_str(code.get("text"), "code.text"), *(c.get("display") for c in code_codings)),
-            "status": _str(resource.get("status"), "status"),
-            "encounter_id": reference_id(resource.get("encounter"), "Encounter", "encounter"),
-            "effective_at": parse_datetime(resource.get("effectiveDateTime"), "effectiveDateTime", zone)
-            or parse_period(resource.get("effectivePeriod"), "effectivePeriod", zone).start,
-            "issued_at": parse_datetime(resource.get("issued"), "issued", zone),
-            "conclusion": first_text(_str(resource.get("conclusion"), "conclusion"), *conclusion_codes),
-            "performer": first_text(*(_str(p.get("display"), "performer.display") for p in performers + interpreters)),
-            "results": results,
-            "missing_results": missing,
-            "attachments": _attachments(resource),
-        }
+    return HisReport(
+        id=report_id,
+        kind=classification.kind,
+        section=classification.section,
+        section_label=classification.section_label,
+        code=_str(primary.get("code"), "code.coding.code"),
+        code_system=_str(primary.get("system"), "code.coding.system"),
+        his_title=first_text(_str(code.get("text"), "code.text"), *(c.get("display") for c in code_codings)),
+        status=_str(resource.get("status"), "status"),
+        encounter_id=reference_id(resource.get("encounter"), "Encounter", "encounter"),
+        effective_at=parse_datetime(resource.get("effectiveDateTime"), "effectiveDateTime", zone)
+        or parse_period(resource.get("effectivePeriod"), "effectivePeriod", zone).start,
+        issued_at=parse_datetime(resource.get("issued"), "issued", zone),
+        conclusion=first_text(_str(resource.get("conclusion"), "conclusion"), *conclusion_codes),
+        performer=first_text(*(_str(p.get("display"), "performer.display") for p in performers + interpreters)),
+        results=tuple(results),
+        missing_results=missing,
+        attachments=_attachments(resource),
     )
 
 

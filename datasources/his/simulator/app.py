@@ -7,7 +7,8 @@ http://127.0.0.1:8282/fhir). It answers reads, searches (`patient`, `_id`, `code
 members, paged through `Bundle.link[next]`), `Binary` downloads and `/metadata`.
 
 Faults (the `faults` attribute in-process; `PUT /_simulator/faults` with a JSON object standalone):
-latency (seconds before every answer), status (answer this HTTP status, for the next
+latency (seconds from a request to its answer, the simulator's own work included, as from a HIS
+whose response time is that), status (answer this HTTP status, for the next
 `status_times` requests or always), hang (never answer in time), malformed_json (cut the body
 short), malformed_entry (one unreadable Observation per page), ignore_include (act as a server
 without `_include`), strict_sort (refuse `_sort` with 400, as strict handling does), barrier (hold
@@ -20,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timedelta
@@ -124,6 +126,8 @@ class HisSimulator:
         self.stats.in_flight += 1
         self.stats.max_in_flight = max(self.stats.max_in_flight, self.stats.in_flight)
         faults = self.faults
+        arrived = time.perf_counter()
+        response: Response | None = None
         try:
             if faults.applies(path):
                 if faults.barrier:
@@ -132,7 +136,9 @@ class HisSimulator:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._barrier.wait(), timeout=_BARRIER_WAIT)
                 if faults.latency:
-                    await asyncio.sleep(faults.latency)
+                    # The answer is made while the latency runs, as a real HIS works while the caller waits.
+                    response = answer()
+                    await asyncio.sleep(max(0.0, faults.latency - (time.perf_counter() - arrived)))
                 if faults.hang:
                     await asyncio.sleep(_HANG)
                     return _outcome(504, "timeout", "simulated time-out")
@@ -140,7 +146,8 @@ class HisSimulator:
                     if faults.status_times is not None:
                         faults.status_times -= 1
                     return _outcome(faults.status, "transient", "simulated failure")
-            response = answer()
+            if response is None:
+                response = answer()
             if faults.applies(path) and faults.malformed_json and response.media_type == FHIR_JSON:
                 return Response(bytes(response.body)[: max(1, len(response.body) // 2)], media_type=FHIR_JSON)
             return response
