@@ -18,6 +18,7 @@ from starlette.responses import JSONResponse, Response
 
 from datasources.db import audit
 from datasources.db.audit import AuditEvent
+from datasources.db.tables import PatientProfile, ProfileConsent
 from datasources.his.resilience import Deadline, HisUnavailable
 from datasources.identity import profiles as store
 from datasources.signed_links import ExpiredLink, InvalidLink
@@ -65,13 +66,16 @@ async def attachment_download(request: Request) -> Response:
     except InvalidLink:
         await _audit(request, res, account_id=None, profile_id=None, ok=False)
         return _refused(404, "NOT_FOUND", "没有这个文件 (no such file)")
+    profile: PatientProfile | None
+    consents: list[ProfileConsent]
     async with res.sessions() as db:
         try:
-            profile = await store.get_profile(db, account_id=claims.account_id, profile_id=claims.profile_id)
+            profile, consents = await store.profile_with_consents(
+                db, account_id=claims.account_id, profile_id=claims.profile_id
+            )
         except store.ProfileNotFound:
-            profile = None
-        consents = await store.consents_by_profile_ids(db, ids=[claims.profile_id])
-    latest = consents[claims.profile_id][0] if consents[claims.profile_id] else None
+            profile, consents = None, []
+    latest = consents[0] if consents else None
     consented = latest is not None and latest.withdrawn_at is None
     if profile is None or not consented or profile.his_patient_id != claims.patient_id:
         await _audit(request, res, account_id=claims.account_id, profile_id=claims.profile_id, ok=False)

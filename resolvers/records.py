@@ -47,17 +47,14 @@ async def open_health_data(info: Info, profile_id: strawberry.ID, *, action: str
     pid = parse_id(profile_id, "profileId")
     account_id = info.context.viewer.account_id
     assert account_id is not None, "guarded by IsPatient"
-    async with info.context.db() as db:
-        try:
-            row = await store.get_profile(db, account_id=account_id, profile_id=pid)
-        except store.ProfileNotFound:
-            row = None
-        consents = await store.consents_by_profile_ids(db, ids=[pid]) if row is not None else {}
-    if row is None:
+    try:
+        async with info.context.db() as db:
+            row, consents = await store.profile_with_consents(db, account_id=account_id, profile_id=pid)
+    except store.ProfileNotFound:
         # The same answer whether the profile belongs to someone else or does not exist at all.
         await audit_denial(info, action=action, target_type="PatientProfile", target_id=pid)
-        raise forbidden()
-    if not ConsentStatus.from_rows(consents[pid]).granted:
+        raise forbidden() from None
+    if not ConsentStatus.from_rows(consents).granted:
         await audit_access(info, action=action, profile_id=pid, result=AuditResult.DENIED)
         raise ClientError(
             "请先阅读并同意《个人健康信息处理同意书》 (accept the consent to processing of health data first)",
@@ -99,11 +96,12 @@ async def health_record(
 ) -> HealthRecord:
     reader = await open_health_data(info, profile_id, action="health_record.read")
     his, deadline = info.context.his, info.context.his_deadline
-    # The audit row and both HIS reads at once: no waterfall.
-    _, patient, record = await asyncio.gather(
-        audit_access(info, action="health_record.read", profile_id=reader.profile.id),
+    # Both HIS reads and the audit row at once: no waterfall. The HIS requests go first, so that they
+    # are on their way while the audit row is written.
+    patient, record, _ = await asyncio.gather(
         outcome(his.patient(reader.patient_id, deadline=deadline)),
         outcome(his.record(reader.patient_id, deadline=deadline)),
+        audit_access(info, action="health_record.read", profile_id=reader.profile.id),
     )
     same = is_same_person(patient, reader)
     if same is False:

@@ -116,6 +116,24 @@ async def get_profile(db: AsyncSession, *, account_id: int, profile_id: int) -> 
     return profile
 
 
+async def profile_with_consents(
+    db: AsyncSession, *, account_id: int, profile_id: int
+) -> tuple[PatientProfile, list[ProfileConsent]]:
+    """The account's profile and its consents, newest first, in one statement: every read of health
+    data starts with both."""
+    rows = (
+        await db.execute(
+            select(PatientProfile, ProfileConsent)
+            .outerjoin(ProfileConsent, ProfileConsent.profile_id == PatientProfile.id)
+            .where(PatientProfile.id == profile_id, PatientProfile.account_id == account_id)
+            .order_by(ProfileConsent.accepted_at.desc())
+        )
+    ).all()
+    if not rows:
+        raise ProfileNotFound(profile_id)
+    return rows[0][0], [consent for _, consent in rows if consent is not None]
+
+
 async def add_profile(
     db: AsyncSession, *, account_id: int, profile: ValidProfile, cipher: FieldCipher, now: datetime
 ) -> PatientProfile:

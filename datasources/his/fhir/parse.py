@@ -538,6 +538,41 @@ def _attachments(resource: Resource) -> tuple[Attachment, ...]:
     return tuple(found)
 
 
+def _collect_results(
+    refs: list[str],
+    contained: Mapping[str, Resource],
+    resolve: Resolver,
+    zone: ZoneInfo,
+    on_skipped: Callable[[str, str], None],
+) -> tuple[list[HisResult], int]:
+    """The results behind `refs`, panel members right after their panel (depth first), and how many
+    could not be found or read. A loop with its own stack, not a recursive closure: a closure that
+    calls itself is a reference cycle, which would keep the whole FHIR answer (reachable through
+    `resolve`) alive until the garbage collector ran."""
+    results: list[HisResult] = []
+    missing = 0
+    seen: set[str] = set()
+    pending = [(ref, 0) for ref in reversed(refs)]
+    while pending:
+        ref, depth = pending.pop()
+        if ref in seen:
+            continue
+        seen.add(ref)
+        found = contained.get(ref) if ref.startswith("#") else resolve(ref)
+        if found is None or depth > _MAX_MEMBER_DEPTH:
+            missing += 1
+            continue
+        try:
+            own, members = parse_observation(found, zone=zone)
+        except MalformedResource as problem:
+            on_skipped(ref, str(problem))
+            missing += 1
+            continue
+        results.extend(own)
+        pending.extend((member, depth + 1) for member in reversed(members))
+    return results, missing
+
+
 def parse_report(
     resource: Resource,
     *,
@@ -549,34 +584,8 @@ def parse_report(
     results it cannot find, or cannot read, are counted in `missing_results`."""
     report_id = resource_id(resource)
     contained = {f"#{c.get('id')}": c for c in _list(resource.get("contained"), "contained") if isinstance(c, Mapping)}
-
-    def find(ref: str) -> Resource | None:
-        return contained.get(ref) if ref.startswith("#") else resolve(ref)
-
-    results: list[HisResult] = []
-    missing = 0
-    seen: set[str] = set()
-
-    def collect(refs: list[str], depth: int) -> None:
-        nonlocal missing
-        for ref in refs:
-            if ref in seen:
-                continue
-            seen.add(ref)
-            found = find(ref)
-            if found is None or depth > _MAX_MEMBER_DEPTH:
-                missing += 1
-                continue
-            try:
-                own, members = parse_observation(found, zone=zone)
-            except MalformedResource as problem:
-                on_skipped(ref, str(problem))
-                missing += 1
-                continue
-            results.extend(own)
-            collect(members, depth + 1)
-
-    collect([key for key in (reference_key(r, "result") for r in _list(resource.get("result"), "result")) if key], 0)
+    refs = [key for key in (reference_key(r, "result") for r in _list(resource.get("result"), "result")) if key]
+    results, missing = _collect_results(refs, contained, resolve, zone, on_skipped)
     categories = _list(resource.get("category"), "category")
     if isinstance(resource.get("category"), Mapping):  # some servers send a single object
         categories = [resource["category"]]
