@@ -1,6 +1,7 @@
 """How fast the health-record query answers when every HIS request takes 50 ms.
 
-The embedded HIS simulator answers each request after 50 ms. A cold health-record query needs three
+The embedded HIS simulator answers each request 50 ms after it arrives (its own work done within
+those 50 ms, as a real HIS works while the caller waits). A cold health-record query needs three
 HIS requests (the patient, the visits and the reports with their results); one after another they
 would take 150 ms or more, together about 50 ms. The query goes through the whole app (HTTP,
 sign-in, owner and consent checks, audit row, GraphQL) on a temporary SQLite database, with the

@@ -38,6 +38,22 @@ async def test_simulator_pages_through_next_links_and_answers_in_time() -> None:
         assert (await http.put("/_simulator/faults", json={"nonsense": 1})).status_code == 400
 
 
+async def test_latency_is_the_time_to_the_answer_with_the_answer_made_meanwhile() -> None:
+    simulator = create_simulator(clock=lambda: ANCHOR, zone=ZONE)
+    async with httpx.AsyncClient(transport=simulator_transport(simulator), base_url="http://his-simulator") as http:
+        url = "/fhir/DiagnosticReport?patient=P100011&_include=DiagnosticReport:result"
+        at_once = await http.get(url)
+        simulator.faults.update({"latency": 0.2})
+        started = time.perf_counter()
+        late = await http.get(url)
+        # Never sooner than the latency (a lower bound only: how much later depends on the machine).
+        assert time.perf_counter() - started >= 0.2
+        assert (late.status_code, late.content) == (at_once.status_code, at_once.content)
+        # Other faults still apply once the latency has run.
+        simulator.faults.update({"status": 503, "status_times": 1})
+        assert (await http.get("/fhir/Patient/P100011")).status_code == 503
+
+
 def test_the_simulator_runs_standalone_on_a_port() -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
