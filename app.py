@@ -108,7 +108,6 @@ def _deliverer(own: httpx.AsyncClient) -> Callable[[str, Mapping[str, str], byte
 
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
-GC_YOUNG_THRESHOLD = 10_000  # allocations between two collections of the youngest generation (default 700)
 
 
 class RequestIdMiddleware:
@@ -315,13 +314,6 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> S
         # a full collection no longer walks those ~250,000 objects (a 100 ms pause in a request's p99).
         gc.collect()
         gc.freeze()
-        # Reading a health record allocates thousands of containers (the HIS's JSON, then the DTOs) that
-        # live until the answer is sent: at the default threshold of 700 the collector ran a dozen times
-        # a request, walking them again each time (0.8 ms of a 20 ms request at the median, 2.5 ms at
-        # the 90th percentile). Reference counting frees almost everything here; the collector is only
-        # for the rare cycle. 50,000 saved no more and made the rare collection a long pause (the
-        # homepage's 99th percentile at one connection went from 30 to 270 ms; 45 ms at 10,000).
-        gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
         await response_cache.start()
         if settings.ranking_refresh_seconds > 0:
             rankings.start()
