@@ -75,9 +75,7 @@ async def attachment_download(request: Request) -> Response:
             )
         except store.ProfileNotFound:
             profile, consents = None, []
-    latest = consents[0] if consents else None
-    consented = latest is not None and latest.withdrawn_at is None
-    if profile is None or not consented or profile.his_patient_id != claims.patient_id:
+    if profile is None or not store.consent_granted(consents) or profile.his_patient_id != claims.patient_id:
         await _audit(request, res, account_id=claims.account_id, profile_id=claims.profile_id, ok=False)
         return _refused(403, "FORBIDDEN", "无权访问 (not allowed)")
     try:

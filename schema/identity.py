@@ -13,6 +13,7 @@ from datasources.db.tables import PatientAccount as AccountRow
 from datasources.db.tables import PatientProfile as ProfileRow
 from datasources.db.tables import ProfileConsent
 from datasources.db.tables import StaffAccount as StaffAccountRow
+from datasources.identity.profiles import consent_granted
 from domain.enums import AdminRole, ConsentGiver, ConsentKind, ProfileRelation
 from domain.identity import Gender, age_on, mask_name
 from schema.cache_control import PRIVATE
@@ -68,7 +69,7 @@ class ConsentStatus:
                 granted=False, version=None, accepted_at=None, given_by=None, guardian_name=None, withdrawn_at=None
             )
         return cls(
-            granted=latest.withdrawn_at is None,
+            granted=consent_granted(rows),
             version=latest.version,
             accepted_at=latest.accepted_at,
             given_by=latest.given_by,

@@ -116,6 +116,11 @@ async def get_profile(db: AsyncSession, *, account_id: int, profile_id: int) -> 
     return profile
 
 
+def consent_granted(consents: Sequence[ProfileConsent]) -> bool:
+    """Given a profile's consents newest first: granted while the latest one is not withdrawn."""
+    return bool(consents) and consents[0].withdrawn_at is None
+
+
 async def profile_with_consents(
     db: AsyncSession, *, account_id: int, profile_id: int
 ) -> tuple[PatientProfile, list[ProfileConsent]]:
