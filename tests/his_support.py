@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
+from datasources.his.fhir import resources as fhir
 from datasources.his.fhir.client import FhirHis
 from datasources.his.resilience import CircuitBreaker, RetryPolicy
 from settings import ROOT
@@ -25,6 +26,11 @@ def example(name: str) -> dict[str, Any]:
         pytest.skip(f"the official HL7 FHIR R4 examples are not at {EXAMPLES} ({name} missing)")
     data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     return data
+
+
+def read(resource: dict[str, Any]) -> Any:
+    """A resource as the adapter decodes it from the wire (an `Unreadable` when it cannot be read)."""
+    return fhir.from_object(resource)
 
 
 def resources_of(bundle: dict[str, Any]) -> dict[str, dict[str, Any]]:

@@ -16,6 +16,7 @@ from his_support import (
     example,
     fake_digest,
     fhir_response,
+    read,
     resources_of,
     searchset,
 )
@@ -27,9 +28,10 @@ from domain.health_records import FlagSource, ReportKind, ResultFlag, VisitKind,
 
 
 def _report(bundle_name: str, extra: dict[str, dict[str, Any]] | None = None) -> HisReport:
-    resources = resources_of(example(bundle_name))
-    resources.update(extra or {})
-    report = next(r for r in resources.values() if r["resourceType"] == "DiagnosticReport")
+    resources = {
+        key: read(resource) for key, resource in {**resources_of(example(bundle_name)), **(extra or {})}.items()
+    }
+    report = next(r for key, r in resources.items() if key.startswith("DiagnosticReport/"))
     return parse_report(report, resolve=resources.get, zone=ZONE)
 
 
@@ -147,7 +149,7 @@ def test_blood_exam_results_not_in_the_bundle_are_counted_missing_and_found_ones
 
 
 def test_single_observations_local_codes_several_interpretation_systems_and_components() -> None:
-    (creatinine,), members = parse_observation(example("observation-example-f204-creatinine.json"), zone=ZONE)
+    (creatinine,), members = parse_observation(read(example("observation-example-f204-creatinine.json")), zone=ZONE)
     assert members == []
     assert (creatinine.code, creatinine.code_system, creatinine.his_name) == (
         "20005",
@@ -161,7 +163,7 @@ def test_single_observations_local_codes_several_interpretation_systems_and_comp
     assert describe_range(creatinine.ranges[0].bounds) == "64–104"
     assert indicator(creatinine.code_system, creatinine.code) is None  # a local code has no LOINC name
 
-    egfr, members = parse_observation(example("observation-example-f205-egfr.json"), zone=ZONE)
+    egfr, members = parse_observation(read(example("observation-example-f205-egfr.json")), zone=ZONE)
     # No value of its own: two components, one of them ">60".
     assert [(r.code, r.quantity.comparator if r.quantity else None) for r in egfr] == [
         ("48643-1", ">"),
@@ -173,17 +175,19 @@ def test_single_observations_local_codes_several_interpretation_systems_and_comp
 
 
 def test_imaging_and_pathology_are_examinations_with_conclusions_and_pdf() -> None:
-    brain = parse_report(example("diagnosticreport-example-f201-brainct.json"), resolve=lambda _: None, zone=ZONE)
+    brain = parse_report(read(example("diagnosticreport-example-f201-brainct.json")), resolve=lambda _: None, zone=ZONE)
     assert (brain.kind, brain.section, brain.conclusion, brain.his_title) == (
         ReportKind.EXAM,
         "RAD",
         "CT brains: large tumor sphenoid/clivus.",
         "CT of head-neck",
     )
-    ultrasound = parse_report(example("diagnosticreport-example-ultrasound.json"), resolve=lambda _: None, zone=ZONE)
+    ultrasound = parse_report(
+        read(example("diagnosticreport-example-ultrasound.json")), resolve=lambda _: None, zone=ZONE
+    )
     assert (ultrasound.kind, ultrasound.conclusion) == (ReportKind.EXAM, "Unremarkable study")
     resource = example("diagnosticreport-example-gingival-mass.json")
-    biopsy = parse_report(resource, resolve=lambda _: None, zone=ZONE)
+    biopsy = parse_report(read(resource), resolve=lambda _: None, zone=ZONE)
     assert (biopsy.kind, biopsy.section, biopsy.section_label) == (ReportKind.EXAM, "PAT", "病理检查")
     # effectiveDateTime is a date only: midnight in the hospital's zone.
     assert biopsy.effective_at == datetime(2017, 3, 1, 16, 0, tzinfo=UTC)
@@ -195,7 +199,7 @@ def test_imaging_and_pathology_are_examinations_with_conclusions_and_pdf() -> No
 
 def test_encounter_classes_and_an_emergency_visit_that_became_an_admission() -> None:
     kinds = {
-        name: parse_encounter(example(name), zone=ZONE).kind
+        name: parse_encounter(read(example(name)), zone=ZONE).kind
         for name in ("encounter-example-f001-heart.json", "encounter-example.json", "encounter-example-home.json")
     }
     assert kinds == {
@@ -213,14 +217,14 @@ def test_encounter_classes_and_an_emergency_visit_that_became_an_admission() -> 
         },
         {"class": {"code": "IMP"}, "period": {"start": "2026-03-02T03:00:00+08:00"}},
     ]
-    visit = parse_encounter(admitted, zone=ZONE)
+    visit = parse_encounter(read(admitted), zone=ZONE)
     assert (visit.kind, visit.started_as) == (VisitKind.INPATIENT, VisitKind.EMERGENCY)
     assert visit.kind_at(datetime(2026, 3, 1, 15, 0, tzinfo=UTC)) is VisitKind.EMERGENCY  # 23:00 local
     assert visit.kind_at(datetime(2026, 3, 2, 2, 0, tzinfo=UTC)) is VisitKind.INPATIENT  # 10:00 local
 
 
 def test_patients() -> None:
-    peter = parse_patient(example("patient-example.json"), digest=fake_digest, resident_id_systems=frozenset())
+    peter = parse_patient(read(example("patient-example.json")), digest=fake_digest, resident_id_systems=frozenset())
     assert (peter.id, peter.name, peter.gender, peter.birth_date, peter.medical_record_number) == (
         "example",
         "Peter James Chalmers",
@@ -232,7 +236,7 @@ def test_patients() -> None:
     assert (peter.resident_id_digest, peter.resident_id_masked) == (None, None)
     assert peter.mobile_masked is not None and "3410" not in peter.mobile_masked
     pieter = parse_patient(
-        example("patient-example-f001-pieter.json"), digest=fake_digest, resident_id_systems=frozenset()
+        read(example("patient-example-f001-pieter.json")), digest=fake_digest, resident_id_systems=frozenset()
     )
     assert (pieter.name, pieter.birth_date) == ("Pieter van de Heuvel", date(1944, 11, 17))
 
@@ -250,11 +254,13 @@ async def test_search_follows_the_next_link_as_given() -> None:
         found = await his._search("MedicationRequest", [("patient", "347")], Deadline.after(10))
     assert [str(r.url) for r in server.requests][1] == next_url
     assert len(server.requests) == 2
-    assert [m["id"] for m in found.matches] == ["3123", "9999"]
+    assert [m.id for m in found.matches] == ["3123", "9999"]
     assert "Medication/example" in found.included
 
 
-def _lab_server(*, include: bool, strict_sort: bool = False, broken: bool = False) -> ScriptedFhir:
+def _lab_server(
+    *, include: bool, strict_sort: bool = False, broken: bool = False, sloppy: bool = False
+) -> ScriptedFhir:
     """A FHIR server holding the lipid and blood-count examples for patient pat2."""
     base = "https://his.example/fhir"
     lipids = resources_of(example("diagnosticreport-example-lipids.json"))
@@ -266,6 +272,16 @@ def _lab_server(*, include: bool, strict_sort: bool = False, broken: bool = Fals
         bad["valueQuantity"] = {"value": "six point three", "unit": "mmol/L"}
         observations["Observation/cholesterol"] = bad
         reports = [*reports, {"resourceType": "DiagnosticReport", "status": "final"}]  # no id
+    if sloppy:
+        # What some servers write: nulls for absent elements, one category object instead of a list,
+        # and a resource of a type this adapter does not read among the included ones.
+        cbc_report = dict(reports[1])
+        cbc_report.update(category=cbc_report["category"][0], performer=None, conclusion=None)
+        cholesterol = dict(observations["Observation/cholesterol"])
+        cholesterol.update(interpretation=None, note=[None], referenceRange=[*cholesterol["referenceRange"], None])
+        reports = [reports[0], cbc_report]
+        observations = {**observations, "Observation/cholesterol": cholesterol}
+        observations["Specimen/s1"] = {"resourceType": "Specimen", "id": "s1", "status": "available"}
 
     def answer(request: httpx.Request) -> httpx.Response:
         params = request.url.params
@@ -323,3 +339,19 @@ async def test_one_malformed_entry_is_skipped_and_logged_never_failing_the_page(
     assert any("skipped malformed Observation/cholesterol" in m and "valueQuantity.value" in m for m in messages)
     assert any("skipped malformed DiagnosticReport/?" in m for m in messages)
     assert not any("six point three" in m for m in messages), "values never reach the log"
+
+
+async def test_nulls_a_single_category_and_unread_resource_types_are_read_as_servers_send_them() -> None:
+    clean, sloppy = _lab_server(include=True), _lab_server(include=True, sloppy=True)
+    his, http = adapter(clean)
+    async with http:
+        expected = await his.record("pat2", deadline=Deadline.after(10))
+    his, http = adapter(sloppy)
+    async with http:
+        record = await his.record("pat2", deadline=Deadline.after(10))
+    assert [(r.id, len(r.results), r.missing_results) for r in record.reports] == [("lipids", 4, 0), ("101", 17, 0)]
+    cbc = record.reports[1]
+    assert (cbc.kind, cbc.section) == (ReportKind.LAB, "HM")  # from the one category object
+    # Nulls mean "absent": the same record as from the clean server, but for the elements nulled.
+    assert record.reports[0] == expected.reports[0]
+    assert cbc.performer is None and expected.reports[1].performer is not None

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from his_support import ZONE
+from his_support import ZONE, read
 
 from datasources.his.fhir.parse import parse_report
 from domain.health_records import ResultFlag
@@ -20,15 +20,17 @@ class Index(dict[str, Any]):
     """The search's included resources; a dict that can be watched through a weak reference."""
 
 
-def _observation(ident: str, **fields: Any) -> dict[str, Any]:
-    return {
-        "resourceType": "Observation",
-        "id": ident,
-        "status": "final",
-        "code": {"coding": [{"system": "http://loinc.org", "code": ident}]},
-        "effectiveDateTime": "2026-03-02T08:00:00+08:00",
-        **fields,
-    }
+def _observation(ident: str, **fields: Any) -> Any:
+    return read(
+        {
+            "resourceType": "Observation",
+            "id": ident,
+            "status": "final",
+            "code": {"coding": [{"system": "http://loinc.org", "code": ident}]},
+            "effectiveDateTime": "2026-03-02T08:00:00+08:00",
+            **fields,
+        }
+    )
 
 
 @pytest.fixture
@@ -54,13 +56,15 @@ def test_a_report_with_panels_leaves_nothing_for_the_collector(collector_off: No
             ),
         }
     )
-    report = {
-        "resourceType": "DiagnosticReport",
-        "id": "r1",
-        "status": "final",
-        "code": {"text": "血糖"},
-        "result": [{"reference": "Observation/panel"}],
-    }
+    report = read(
+        {
+            "resourceType": "DiagnosticReport",
+            "id": "r1",
+            "status": "final",
+            "code": {"text": "血糖"},
+            "result": [{"reference": "Observation/panel"}],
+        }
+    )
     watched = weakref.ref(index)
     parsed = parse_report(report, resolve=index.get, zone=ZONE)
     # The panels' member was read through both levels of nesting.

@@ -21,20 +21,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import httpx
-import orjson
 
+from datasources.his.fhir import resources as fhir
 from datasources.his.fhir.parse import (
+    Found,
     MalformedResource,
-    Resource,
+    R,
     decode_inline,
     is_fhir_id,
-    iter_entries,
     next_link,
     normalise_reference,
     parse_encounter,
@@ -42,6 +42,7 @@ from datasources.his.fhir.parse import (
     parse_patient,
     parse_report,
     parse_task,
+    readable,
     reference_key,
     resource_id,
     subject_is,
@@ -93,8 +94,8 @@ class FhirRejected(Exception):
 
 class SearchResult:
     def __init__(self) -> None:
-        self.matches: list[Resource] = []
-        self.included: dict[str, Resource] = {}
+        self.matches: list[Found] = []
+        self.included: dict[str, Found] = {}
 
 
 async def concurrently(*calls: Awaitable[T]) -> list[T]:
@@ -161,13 +162,14 @@ class FhirHis:
     async def patient(self, patient_id: str, *, deadline: Deadline) -> HisPatient | None:
         if not is_fhir_id(patient_id):
             return None
-        resource = await self._get_json(self._url(f"Patient/{patient_id}"), deadline=deadline)
+        resource = await self._get_resource(self._url(f"Patient/{patient_id}"), deadline=deadline)
         if resource is None:
             return None
         try:
-            if resource.get("resourceType") != "Patient" or resource_id(resource) != patient_id:
+            patient = readable(resource, fhir.Patient)
+            if resource_id(patient) != patient_id:
                 raise MalformedResource("not the Patient asked for")
-            return parse_patient(resource, digest=self._digest, resident_id_systems=self._resident_id_systems)
+            return parse_patient(patient, digest=self._digest, resident_id_systems=self._resident_id_systems)
         except MalformedResource as problem:
             self._skipped("Patient", resource, problem)
             return None
@@ -197,11 +199,8 @@ class FhirHis:
         )
         results: list[HisResult] = []
         for resource in found.matches:
-            if not subject_is(resource, patient_id):
-                self._skipped("Observation", resource, MalformedResource("subject is another patient"))
-                continue
             try:
-                own, _members = parse_observation(resource, zone=self._zone)
+                own, _members = parse_observation(self._own(resource, fhir.Observation, patient_id), zone=self._zone)
             except MalformedResource as problem:
                 self._skipped("Observation", resource, problem)
                 continue
@@ -228,10 +227,11 @@ class FhirHis:
         steps: dict[VisitStep, StepProgress] = {}
         doctor = None
         for resource in tasks.matches:
-            if not subject_is(resource, patient_id):
-                continue
             try:
-                parsed = parse_task(resource, zone=self._zone)
+                task = readable(resource, fhir.Task)
+                if not subject_is(task, patient_id):
+                    continue
+                parsed = parse_task(task, zone=self._zone)
             except MalformedResource as problem:
                 self._skipped("Task", resource, problem)
                 continue
@@ -242,9 +242,9 @@ class FhirHis:
                 continue
             if step.step not in steps or steps[step.step].status in ("cancelled", "entered-in-error"):
                 steps[step.step] = step
-            owner = resource.get("owner")
-            if step.step is VisitStep.CONSULT and isinstance(owner, Mapping) and isinstance(owner.get("display"), str):
-                doctor = str(owner["display"])
+            owner = task.owner
+            if step.step is VisitStep.CONSULT and owner is not None and owner.display is not None:
+                doctor = owner.display
         ordered = tuple(sorted(steps.values(), key=lambda s: _STEP_ORDER[s.step]))
         return VisitProgress(encounter=visit, doctor=doctor, steps=ordered)
 
@@ -253,25 +253,21 @@ class FhirHis:
     ) -> AttachmentContent | None:
         if not (is_fhir_id(patient_id) and is_fhir_id(report_id)) or index < 0:
             return None
-        resource = await self._get_json(self._url(f"DiagnosticReport/{report_id}"), deadline=deadline)
-        if resource is None or resource.get("resourceType") != "DiagnosticReport":
+        resource = await self._get_resource(self._url(f"DiagnosticReport/{report_id}"), deadline=deadline)
+        if not isinstance(resource, fhir.DiagnosticReport) or not subject_is(resource, patient_id):
             return None
-        if not subject_is(resource, patient_id):
+        if index >= len(resource.presented_form):
             return None
-        forms = resource.get("presentedForm")
-        if not isinstance(forms, list) or index >= len(forms) or not isinstance(forms[index], Mapping):
-            return None
-        form = forms[index]
-        content_type = form.get("contentType") if isinstance(form.get("contentType"), str) else None
-        title = form.get("title") if isinstance(form.get("title"), str) else None
-        if isinstance(form.get("data"), str):
+        form = resource.presented_form[index]
+        content_type, title = form.content_type, form.title
+        if form.data is not None:
             try:
-                data = decode_inline(form["data"])
+                data = decode_inline(form.data)
             except MalformedResource as problem:
                 self._skipped("DiagnosticReport", resource, problem)
                 return None
-        elif isinstance(form.get("url"), str):
-            url = self._same_origin(form["url"])
+        elif form.url is not None:
+            url = self._same_origin(form.url)
             if url is None:
                 logger.warning("HIS %s: attachment of a report points outside the HIS; not fetched", self.upstream)
                 return None
@@ -293,11 +289,8 @@ class FhirHis:
         found = await self._search("Encounter", [("patient", patient_id), *extra, ("_sort", "-date")], deadline)
         encounters = []
         for resource in found.matches:
-            if not subject_is(resource, patient_id):
-                self._skipped("Encounter", resource, MalformedResource("subject is another patient"))
-                continue
             try:
-                encounters.append(parse_encounter(resource, zone=self._zone))
+                encounters.append(parse_encounter(self._own(resource, fhir.Encounter, patient_id), zone=self._zone))
             except MalformedResource as problem:
                 self._skipped("Encounter", resource, problem)
         encounters.sort(key=lambda e: (e.period.start is not None, e.period.start, e.id), reverse=True)
@@ -315,22 +308,19 @@ class FhirHis:
         index = dict(found.included)
         await self._resolve_missing(found.matches, index, deadline)
         reports = []
+
+        def resolve(ref: str) -> Found | None:
+            observation = index.get(ref)
+            # Panel members often name no subject; one that names another patient is not used.
+            if isinstance(observation, fhir.Observation) and observation.subject is not None:
+                return observation if subject_is(observation, patient_id) else None
+            return observation
+
         for resource in found.matches:
-            if not subject_is(resource, patient_id):
-                self._skipped("DiagnosticReport", resource, MalformedResource("subject is another patient"))
-                continue
-
-            def resolve(ref: str) -> Resource | None:
-                observation = index.get(ref)
-                # Panel members often name no subject; one that names another patient is not used.
-                if observation is not None and ("subject" in observation and not subject_is(observation, patient_id)):
-                    return None
-                return observation
-
             try:
                 reports.append(
                     parse_report(
-                        resource,
+                        self._own(resource, fhir.DiagnosticReport, patient_id),
                         resolve=resolve,
                         zone=self._zone,
                         on_skipped=lambda ref, reason: logger.warning(
@@ -343,9 +333,9 @@ class FhirHis:
         reports.sort(key=report_order, reverse=True)
         return reports
 
-    async def _resolve_missing(self, reports: list[Resource], index: dict[str, Resource], deadline: Deadline) -> None:
+    async def _resolve_missing(self, reports: list[Found], index: dict[str, Found], deadline: Deadline) -> None:
         """Read the results (and panel members) a server did not include, by `_id`, a few rounds deep."""
-        wanted = {key for r in reports for key in _refs(r.get("result"))}
+        wanted = {key for r in reports if isinstance(r, fhir.DiagnosticReport) for key in _refs(r.result)}
         for _round in range(_MAX_MEMBER_ROUNDS):
             missing = sorted(ref for ref in wanted - index.keys() if ref.startswith("Observation/"))
             if not missing:
@@ -357,10 +347,13 @@ class FhirHis:
             )
             fetched = [resource for result in results for resource in result.matches]
             for resource in fetched:
-                index[f"Observation/{resource.get('id')}"] = resource
+                index[f"Observation/{resource.id}"] = resource
             # Whatever is still missing after being asked for stays missing.
             wanted = {key for key in wanted if key in index} | {
-                key for resource in fetched for key in _refs(resource.get("hasMember"))
+                key
+                for resource in fetched
+                if isinstance(resource, fhir.Observation)
+                for key in _refs(resource.has_member)
             }
 
     async def _search(self, resource_type: str, params: Params, deadline: Deadline) -> SearchResult:
@@ -388,27 +381,23 @@ class FhirHis:
 
     async def _pages(self, resource_type: str, url: httpx.URL, params: Params, deadline: Deadline) -> SearchResult:
         result = SearchResult()
-        bundle = await self._get_json(url, params=params, deadline=deadline)
+        bundle = await self._get_bundle(url, params=params, deadline=deadline)
         pages = 1
         while bundle is not None:
-            try:
-                entries = list(iter_entries(bundle))
-                following = next_link(bundle)
-            except MalformedResource as problem:
-                raise HisUnavailable(f"{resource_type} search answered a malformed Bundle ({problem})") from None
-            for resource, mode, full_url in entries:
-                kind = resource.get("resourceType")
-                if kind == "OperationOutcome":
+            for resource, mode, full_url in fhir.entries(bundle):
+                if isinstance(resource, fhir.OperationOutcome):
                     _log_outcome(self.upstream, resource)
                     continue
+                kind = resource.kind if isinstance(resource, fhir.Unreadable) else type(resource).__name__
                 if kind == resource_type and mode in (None, "match"):
                     result.matches.append(resource)
                     continue
-                if isinstance(kind, str) and isinstance(resource.get("id"), str):
-                    result.included[f"{kind}/{resource['id']}"] = resource
+                if kind is not None and resource.id is not None:
+                    result.included[f"{kind}/{resource.id}"] = resource
                 elif full_url:
                     # Resources without an id are referred to by their fullUrl (urn:uuid:...).
                     result.included[normalise_reference(full_url)] = resource
+            following = next_link(bundle)
             if following is None:
                 break
             if pages >= self._max_pages:
@@ -417,22 +406,25 @@ class FhirHis:
             next_url = self._same_origin(following)
             if next_url is None:
                 raise HisUnavailable(f"{resource_type} search: next page outside the HIS")
-            bundle = await self._get_json(next_url, deadline=deadline)
+            bundle = await self._get_bundle(next_url, deadline=deadline)
             pages += 1
         return result
 
     # ---- HTTP with deadline, retries and the circuit breaker ----------------------------------
 
-    async def _get_json(
+    async def _get_bundle(
         self, url: httpx.URL, *, params: Params | None = None, deadline: Deadline
-    ) -> Mapping[str, Any] | None:
-        def decode(response: httpx.Response) -> Mapping[str, Any]:
-            body = orjson.loads(response.content)
-            if not isinstance(body, dict) or not isinstance(body.get("resourceType"), str):
-                raise ValueError("not a FHIR resource")
-            return body
+    ) -> fhir.Bundle | None:
+        def decode(response: httpx.Response) -> fhir.Bundle:
+            return fhir.decode_bundle(response.content)
 
         return await self._get(url, params=params, accept=FHIR_JSON, decode=decode, deadline=deadline)
+
+    async def _get_resource(self, url: httpx.URL, *, deadline: Deadline) -> Found | None:
+        def decode(response: httpx.Response) -> Found:
+            return fhir.decode_resource(response.content)
+
+        return await self._get(url, params=None, accept=FHIR_JSON, decode=decode, deadline=deadline)
 
     async def _get_bytes(self, url: httpx.URL, *, accept: str, deadline: Deadline) -> tuple[bytes, str | None] | None:
         def decode(response: httpx.Response) -> tuple[bytes, str | None]:
@@ -477,8 +469,8 @@ class FhirHis:
                 else:
                     try:
                         value = decode(response)
-                    except ValueError:
-                        problem = "malformed JSON"
+                    except ValueError:  # msgspec.DecodeError too: not JSON, or not the FHIR asked for
+                        problem = "malformed answer"
                     else:
                         self._breaker.record_success()
                         return value
@@ -511,8 +503,15 @@ class FhirHis:
             return None
         return url
 
-    def _skipped(self, resource_type: str, resource: Mapping[str, Any], problem: Exception) -> None:
-        ident = resource.get("id") if isinstance(resource.get("id"), str) else "?"
+    def _own(self, resource: Found, kind: type[R], patient_id: str) -> R:
+        """`resource` when it is a readable `kind` about this patient, else MalformedResource saying why."""
+        found = readable(resource, kind)
+        if not subject_is(found, patient_id):
+            raise MalformedResource("subject is another patient")
+        return found
+
+    def _skipped(self, resource_type: str, resource: Found, problem: Exception) -> None:
+        ident = resource.id or "?"
         logger.warning("HIS %s: skipped malformed %s/%s: %s", self.upstream, resource_type, ident, problem)
 
 
@@ -528,17 +527,8 @@ def upstream_name(base_url: str) -> str:
     return f"his:{url.host}{port}"
 
 
-def _refs(value: Any) -> set[str]:
-    found = set()
-    if isinstance(value, list):
-        for item in value:
-            try:
-                key = reference_key(item, "reference")
-            except MalformedResource:
-                continue
-            if key:
-                found.add(key)
-    return found
+def _refs(references: tuple[fhir.Reference, ...]) -> set[str]:
+    return {key for key in map(reference_key, references) if key}
 
 
 def _retry_after(response: httpx.Response) -> float:
@@ -548,8 +538,7 @@ def _retry_after(response: httpx.Response) -> float:
         return 0.0
 
 
-def _log_outcome(upstream: str, outcome: Mapping[str, Any]) -> None:
-    issues = outcome.get("issue")
-    for issue in issues if isinstance(issues, list) else []:
-        if isinstance(issue, Mapping) and issue.get("severity") in ("error", "fatal", "warning"):
-            logger.warning("HIS %s: search outcome %s: %s", upstream, issue.get("severity"), issue.get("code"))
+def _log_outcome(upstream: str, outcome: fhir.OperationOutcome) -> None:
+    for issue in outcome.issue:
+        if issue.severity in ("error", "fatal", "warning"):
+            logger.warning("HIS %s: search outcome %s: %s", upstream, issue.severity, issue.code)
