@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from datasources.db.tables import ConsentDocument, PatientAccount, PatientProfile, ProfileConsent
@@ -121,19 +121,21 @@ def consent_granted(consents: Sequence[ProfileConsent]) -> bool:
     return bool(consents) and consents[0].withdrawn_at is None
 
 
+# Built once: constructing the statement cost more than running it (it is on every health-data read).
+_PROFILE_WITH_CONSENTS = (
+    select(PatientProfile, ProfileConsent)
+    .outerjoin(ProfileConsent, ProfileConsent.profile_id == PatientProfile.id)
+    .where(PatientProfile.id == bindparam("profile_id"), PatientProfile.account_id == bindparam("account_id"))
+    .order_by(ProfileConsent.accepted_at.desc())
+)
+
+
 async def profile_with_consents(
     db: AsyncSession, *, account_id: int, profile_id: int
 ) -> tuple[PatientProfile, list[ProfileConsent]]:
     """The account's profile and its consents, newest first, in one statement: every read of health
     data starts with both."""
-    rows = (
-        await db.execute(
-            select(PatientProfile, ProfileConsent)
-            .outerjoin(ProfileConsent, ProfileConsent.profile_id == PatientProfile.id)
-            .where(PatientProfile.id == profile_id, PatientProfile.account_id == account_id)
-            .order_by(ProfileConsent.accepted_at.desc())
-        )
-    ).all()
+    rows = (await db.execute(_PROFILE_WITH_CONSENTS, {"profile_id": profile_id, "account_id": account_id})).all()
     if not rows:
         raise ProfileNotFound(profile_id)
     return rows[0][0], [consent for _, consent in rows if consent is not None]
