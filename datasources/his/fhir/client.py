@@ -35,7 +35,6 @@ from datasources.his.fhir.parse import (
     R,
     decode_inline,
     is_fhir_id,
-    next_link,
     normalise_reference,
     parse_encounter,
     parse_observation,
@@ -381,10 +380,10 @@ class FhirHis:
 
     async def _pages(self, resource_type: str, url: httpx.URL, params: Params, deadline: Deadline) -> SearchResult:
         result = SearchResult()
-        bundle = await self._get_bundle(url, params=params, deadline=deadline)
+        page = await self._get_page(url, params=params, deadline=deadline)
         pages = 1
-        while bundle is not None:
-            for resource, mode, full_url in fhir.entries(bundle):
+        while page is not None:
+            for resource, mode, full_url in page.entries:
                 if isinstance(resource, fhir.OperationOutcome):
                     _log_outcome(self.upstream, resource)
                     continue
@@ -397,7 +396,7 @@ class FhirHis:
                 elif full_url:
                     # Resources without an id are referred to by their fullUrl (urn:uuid:...).
                     result.included[normalise_reference(full_url)] = resource
-            following = next_link(bundle)
+            following = page.next_url
             if following is None:
                 break
             if pages >= self._max_pages:
@@ -406,17 +405,17 @@ class FhirHis:
             next_url = self._same_origin(following)
             if next_url is None:
                 raise HisUnavailable(f"{resource_type} search: next page outside the HIS")
-            bundle = await self._get_bundle(next_url, deadline=deadline)
+            page = await self._get_page(next_url, deadline=deadline)
             pages += 1
         return result
 
     # ---- HTTP with deadline, retries and the circuit breaker ----------------------------------
 
-    async def _get_bundle(
+    async def _get_page(
         self, url: httpx.URL, *, params: Params | None = None, deadline: Deadline
-    ) -> fhir.Bundle | None:
-        def decode(response: httpx.Response) -> fhir.Bundle:
-            return fhir.decode_bundle(response.content)
+    ) -> fhir.SearchPage | None:
+        def decode(response: httpx.Response) -> fhir.SearchPage:
+            return fhir.decode_search(response.content)
 
         return await self._get(url, params=params, accept=FHIR_JSON, decode=decode, deadline=deadline)
 

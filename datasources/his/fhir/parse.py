@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import re
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time
@@ -101,8 +102,16 @@ def readable(found: Found, kind: type[R]) -> R:
 def parse_datetime(text: str | None, field: str, zone: ZoneInfo) -> datetime | None:
     """A FHIR date, dateTime or instant as an aware UTC datetime. Partial dates (2017, 2017-03,
     2017-03-02) and times without offset mean the start of that period in the hospital's zone."""
-    if text is None:
-        return None
+    return None if text is None else _datetime(text, field, zone)
+
+
+# The parts of a record that repeat are read once: the members of a panel share its time, and each
+# test its code, reference ranges and interpretation codes. Pure functions of immutable values.
+_memo = functools.lru_cache(maxsize=4096)
+
+
+@_memo
+def _datetime(text: str, field: str, zone: ZoneInfo) -> datetime:
     if len(text) >= 25 and text[10] == "T" and text[-6] in "+-":
         # The usual full form with an offset: the fast path (still checked by fromisoformat).
         try:
@@ -273,13 +282,20 @@ def _quantity(quantity: fhir.Quantity, field: str) -> Quantity:
     comparator = quantity.comparator
     if comparator not in (None, "<", "<=", ">=", ">"):
         raise MalformedResource(f"{field}.comparator is not one of < <= >= >")
-    unit = clean_text(quantity.unit)
+    unit, key = _unit(quantity.unit, quantity.system, quantity.code)
     return Quantity(
         value=quantity.value,
         comparator=comparator,  # type: ignore[arg-type]  # checked above
-        unit=unit or display_unit(quantity.system, quantity.code),
-        unit_key=unit_key(unit, system=quantity.system, code=quantity.code),
+        unit=unit,
+        unit_key=key,
     )
+
+
+@_memo
+def _unit(text: str | None, system: str | None, code: str | None) -> tuple[str | None, str | None]:
+    """(unit shown, unit key) of a quantity."""
+    unit = clean_text(text)
+    return unit or display_unit(system, code), unit_key(unit, system=system, code=code)
 
 
 def display_unit(system: str | None, code: str | None) -> str | None:
@@ -309,6 +325,7 @@ def _sexes(concepts: tuple[fhir.CodeableConcept, ...]) -> tuple[str, ...]:
     return tuple(sexes)
 
 
+@_memo
 def _ranges(items: tuple[fhir.ObservationRange, ...]) -> tuple[ReferenceRange, ...]:
     ranges: list[ReferenceRange] = []
     for item in items:
@@ -359,19 +376,28 @@ def _bound(quantity: fhir.Quantity | None) -> str:
 
 
 def _interpretation(item: fhir.ObservationValue) -> tuple[Any, str | None]:
-    concepts = item.interpretation
-    if not concepts:
-        return None, None
+    return _interpretation_of(item.interpretation) if item.interpretation else (None, None)
+
+
+@_memo
+def _interpretation_of(concepts: tuple[fhir.CodeableConcept, ...]) -> tuple[Any, str | None]:
     codes = [code for c in concepts for code in codes_in(c, V3_INTERPRETATION, None)]
     return flag_from_interpretation(codes), first_text(*(c.text for c in concepts))
+
+
+@_memo
+def _naming(concept: fhir.CodeableConcept | None) -> tuple[str | None, str | None, str | None]:
+    """(code, code system, name) of an Observation.code: its LOINC coding when there is one."""
+    codings = concept.coding if concept is not None else ()
+    primary = next((c for c in codings if c.system == LOINC), codings[0] if codings else None)
+    name = first_text(concept.text if concept is not None else None, *(c.display for c in codings))
+    return (primary.code, primary.system, name) if primary else (None, None, name)
 
 
 def parse_observation(resource: fhir.Observation, *, zone: ZoneInfo) -> tuple[list[HisResult], list[str]]:
     """The results an Observation carries (itself and its components), and its hasMember references."""
     observation_id = resource_id(resource)
-    code = resource.code
-    loinc = code.coding if code is not None else ()
-    primary = next((c for c in loinc if c.system == LOINC), loinc[0] if loinc else None)
+    code, code_system, his_name = _naming(resource.code)
     effective = (
         parse_datetime(resource.effective_date_time, "effectiveDateTime", zone)
         or parse_datetime(resource.effective_instant, "effectiveInstant", zone)
@@ -389,9 +415,9 @@ def parse_observation(resource: fhir.Observation, *, zone: ZoneInfo) -> tuple[li
         results.append(
             HisResult(
                 id=observation_id,
-                code=primary.code if primary else None,
-                code_system=primary.system if primary else None,
-                his_name=first_text(code.text if code is not None else None, *(c.display for c in loinc)),
+                code=code,
+                code_system=code_system,
+                his_name=his_name,
                 quantity=quantity,
                 value_text=text,
                 ranges=_ranges(resource.reference_range) if resource.reference_range else (),
@@ -588,11 +614,3 @@ def parse_task(resource: fhir.Task, *, zone: ZoneInfo) -> tuple[str | None, Step
         waiting_ahead=ahead,
         note=concept_text(resource.business_status),
     )
-
-
-def next_link(bundle: fhir.Bundle) -> str | None:
-    links = bundle.link if isinstance(bundle.link, list) else []
-    for link in links:
-        if isinstance(link, dict) and link.get("relation") == "next" and isinstance(link.get("url"), str):
-            return str(link["url"])
-    return None

@@ -4,11 +4,11 @@ Only the elements the adapter uses are declared; everything else in a resource i
 decoding, without building a Python object for it. The types are checked by the decoder, in C, so the
 parser (parse.py) reads attributes instead of checking every value of a few hundred results again.
 
-A search Bundle is decoded in two steps: the Bundle keeps its entries as raw JSON, and each entry is
-then decoded on its own, so one entry that does not fit (a wrong type anywhere in it, or a resource
-type we do not read) becomes an `Unreadable` naming its type, id and the reason, and never fails the
-page. Decoding errors name the element's path and the expected type, never a value (values are health
-data and reasons end up in logs).
+A search Bundle is decoded in one call. When some entry does not fit (a wrong type anywhere in it,
+or a resource type we do not read), it is decoded again keeping its entries as raw JSON, and each
+entry is decoded on its own: the one that does not fit becomes an `Unreadable` naming its type, id
+and the reason, and never fails the page. Decoding errors name the element's path and the expected
+type, never a value (values are health data, and reasons end up in logs).
 
 Some servers bend the specification in ways that are safe to read, and these are read: JSON nulls
 in place of absent elements (dropped), DiagnosticReport.category as one object instead of a list,
@@ -254,26 +254,60 @@ class BundleEntry(Element, frozen=True):
 
 
 class Bundle(Element, frozen=True, tag_field="resourceType", tag="Bundle"):
-    entry: tuple[msgspec.Raw, ...] | None = ()  # null: no entries, as some servers write it
+    """A search Bundle, every entry decoded: one call, for an answer in which every entry fits."""
+
+    entry: tuple[BundleEntry, ...] | None = ()  # null: no entries, as some servers write it
     link: Any = ()  # only a well-formed `next` link is followed; anything else in it is ignored
+
+
+class RawBundle(Element, frozen=True, tag_field="resourceType", tag="Bundle"):
+    """The same Bundle with its entries kept raw, to be decoded one by one."""
+
+    entry: tuple[msgspec.Raw, ...] | None = ()
+    link: Any = ()
 
 
 Entry = tuple[AnyResource | Unreadable, str | None, str | None]  # (resource, search mode, fullUrl)
 
+
+class SearchPage(msgspec.Struct, frozen=True, gc=False):
+    entries: list[Entry]
+    next_url: str | None
+
+
 _bundle = msgspec.json.Decoder(Bundle)
+_raw_bundle = msgspec.json.Decoder(RawBundle)
 _entry = msgspec.json.Decoder(BundleEntry)
 _resource = msgspec.json.Decoder(AnyResource)
 
 
-def decode_bundle(data: bytes) -> Bundle:
-    """A Bundle, its entries still raw; ValueError (msgspec.DecodeError) when the answer is not one."""
-    return _bundle.decode(data)
+def decode_search(data: bytes) -> SearchPage:
+    """The entries of a search Bundle and its next page's URL; ValueError (msgspec.DecodeError) when
+    the answer is not a Bundle. When some entry does not fit, the entries are decoded one by one."""
+    try:
+        bundle = _bundle.decode(data)
+    except msgspec.ValidationError:
+        raw = _raw_bundle.decode(data)
+        return SearchPage(entries=_entries(raw.entry or ()), next_url=_next_url(raw.link))
+    found: list[Entry] = [
+        (entry.resource, entry.search.mode if entry.search else None, entry.full_url)
+        for entry in bundle.entry or ()
+        if entry.resource is not None
+    ]
+    return SearchPage(entries=found, next_url=_next_url(bundle.link))
 
 
-def entries(bundle: Bundle) -> list[Entry]:
+def _next_url(links: Any) -> str | None:
+    for link in links if isinstance(links, list) else ():
+        if isinstance(link, dict) and link.get("relation") == "next" and isinstance(link.get("url"), str):
+            return str(link["url"])
+    return None
+
+
+def _entries(raws: tuple[msgspec.Raw, ...]) -> list[Entry]:
     """(resource, search mode, fullUrl) of every entry that has a resource, one entry at a time."""
     found: list[Entry] = []
-    for raw in bundle.entry or ():
+    for raw in raws:
         try:
             entry = _entry.decode(raw)
         except msgspec.ValidationError:
