@@ -159,8 +159,9 @@ class LabResult:
     )
 
     @classmethod
-    def build(cls, result: HisResult, reader: Reader) -> LabResult:
-        assessment = reader.assess(result)
+    def build(cls, result: HisResult, reader: Reader, assessment: Assessment | None = None) -> LabResult:
+        if assessment is None:
+            assessment = reader.assess(result)
         plain = indicator(result.code_system, result.code)
         quantity = result.quantity
         if quantity is not None:
@@ -489,9 +490,10 @@ class HealthRecord:
                 latest[key] = (seen[0], seen[1] + 1) if seen else (result, 1)
         items = []
         for (system, code, _unit), (result, count) in latest.items():
-            built = LabResult.build(result, self.reader)
-            if abnormal_only and not built.abnormal:
-                continue
+            assessment = self.reader.assess(result)
+            if abnormal_only and not is_abnormal(assessment.flag):
+                continue  # decided before the whole result is built: most values are normal
+            built = LabResult.build(result, self.reader, assessment)
             items.append(
                 LabIndicator(
                     code=code,
