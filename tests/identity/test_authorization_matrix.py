@@ -254,8 +254,11 @@ async def _new_order_input(c: Callers) -> dict[str, Any]:
     }
 
 
-async def _consent_version(_: Callers) -> dict[str, Any]:
-    return {"version": f"m-{uuid.uuid4().hex[:8]}"}
+async def _consent_version(c: Callers) -> dict[str, Any]:
+    """The current video consult consent again, as a new version: the app is shared by the session's
+    tests, and later ones read the consent's text."""
+    current = (await gql(c.http, "{ consultConsent(service: VIDEO) { title body } }"))["data"]["consultConsent"]
+    return {"version": f"m-{uuid.uuid4().hex[:8]}", "t": current["title"], "b": current["body"]}
 
 
 DOCTOR: StaffOnly = frozenset({AdminRole.DOCTOR})
@@ -455,8 +458,8 @@ CASES: dict[str, Case] = {
     # consult orders: content editors
     "publishConsultConsent": Case(
         frozenset({AdminRole.CONTENT_EDITOR, AdminRole.SUPER_ADMIN}),
-        "mutation($version: String!) { publishConsultConsent(service: VIDEO, version: $version,"
-        ' title: "视频问诊知情同意书", body: "正文") { __typename } }',
+        "mutation($version: String!, $t: String!, $b: String!) {"
+        " publishConsultConsent(service: VIDEO, version: $version, title: $t, body: $b) { __typename } }",
         _consent_version,
     ),
     # last: it ends the caller's session
