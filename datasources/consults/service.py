@@ -68,7 +68,7 @@ from domain.consults import (
     next_state,
     qualifying_visit,
 )
-from domain.enums import AdminRole, ConsentKind, ConsultService, StaffRole
+from domain.enums import AdminRole, ConsultService, StaffRole
 
 logger = logging.getLogger("hospital_bff.consults")
 
@@ -464,7 +464,7 @@ class ConsultOrders:
 
         async with self._sessions() as db:
             consents = (await profiles.consents_by_profile_ids(db, ids=[profile.id]))[profile.id]
-            if not any(c.kind is ConsentKind.HEALTH_DATA and c.withdrawn_at is None for c in consents):
+            if not profiles.consent_granted(consents):
                 raise OrderRefused(
                     Refusal.HEALTH_DATA_CONSENT_REQUIRED,
                     "请先为该就诊人同意《个人健康信息处理同意书》 (the profile's health-data consent is needed first)",

@@ -213,6 +213,21 @@ async def test_health_data_consent_is_needed_to_order(app: Starlette, http: http
     assert (result["refusal"], result["code"]) == ("HEALTH_DATA_CONSENT_REQUIRED", "BAD_USER_INPUT")
 
 
+async def test_a_withdrawn_consent_refuses_the_order_as_the_health_record_does(
+    app: Starlette, http: httpx.AsyncClient
+) -> None:
+    staff_id, department = await staff_offering(app, "FOLLOW_UP")
+    patient = await new_patient(app, http, visits=[(VisitKind.OUTPATIENT, department, 5)])
+    withdraw = "mutation($id: ID!) { withdrawHealthDataConsent(profileId: $id) { __typename } }"
+    await ok(http, withdraw, {"id": patient.profile_id}, patient.token)
+    result = await create(http, patient, "FOLLOW_UP", staffId=str(staff_id))
+    assert (result["refusal"], result["code"]) == ("HEALTH_DATA_CONSENT_REQUIRED", "BAD_USER_INPUT")
+    record = await gql(
+        http, "query($id: ID!) { healthRecord(profileId: $id) { stale } }", {"id": patient.profile_id}, patient.token
+    )
+    assert codes(record) == ["CONSENT_REQUIRED"]
+
+
 async def test_input_errors_name_their_field(app: Starlette, http: httpx.AsyncClient) -> None:
     patient, staff_id, _ = await _eligible(app, http)
     cases: list[tuple[dict[str, Any], str]] = [
