@@ -136,8 +136,10 @@ class HisSimulator:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._barrier.wait(), timeout=_BARRIER_WAIT)
                 if faults.latency:
-                    # The answer is made while the latency runs, as a real HIS works while the caller waits.
-                    response = answer()
+                    # The answer is made while the latency runs, as a real HIS works while the caller waits:
+                    # in a thread, so that an in-process caller's event loop goes on meanwhile (sending its
+                    # other requests) instead of waiting for this answer to be made before the latency starts.
+                    response = await asyncio.to_thread(answer)
                     await asyncio.sleep(max(0.0, faults.latency - (time.perf_counter() - arrived)))
                 if faults.hang:
                     await asyncio.sleep(_HANG)
