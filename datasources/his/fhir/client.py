@@ -176,8 +176,9 @@ class FhirHis:
     async def record(self, patient_id: str, *, deadline: Deadline) -> PatientRecord:
         if not is_fhir_id(patient_id):
             return PatientRecord()
-        encounters, reports = await both(
-            self._encounters(patient_id, [], deadline), self._reports(patient_id, [], deadline)
+        # The reports first: the largest answer, the longest to make, send and read.
+        reports, encounters = await both(
+            self._reports(patient_id, [], deadline), self._encounters(patient_id, [], deadline)
         )
         return PatientRecord(encounters=tuple(encounters), reports=tuple(reports))
 
