@@ -173,6 +173,7 @@ def reference_key(reference: fhir.Reference | None) -> str | None:
     return normalise_reference(ref)
 
 
+@functools.lru_cache(maxsize=4096)  # the same references recur: every result's subject, panels' members
 def normalise_reference(ref: str) -> str:
     if ref.count("/") == 1 and "?" not in ref and not ref.startswith("/") and not ref.endswith("/"):
         return ref.strip()
@@ -559,7 +560,10 @@ def parse_report(
 def subject_is(resource: Found, patient_id: str) -> bool:
     """The resource is about this patient (its subject, or Task.for, refers to Patient/<id>)."""
     subject = getattr(resource, "for_" if type(resource) is fhir.Task else "subject", None)
-    return subject is not None and reference_key(subject) == f"Patient/{patient_id}"
+    if subject is None:
+        return False
+    expected = f"Patient/{patient_id}"
+    return subject.reference == expected or reference_key(subject) == expected
 
 
 def decode_inline(data: str) -> bytes:
