@@ -30,7 +30,7 @@ def example(name: str) -> dict[str, Any]:
 
 def read(resource: dict[str, Any]) -> Any:
     """A resource as the adapter decodes it from the wire (an `Unreadable` when it cannot be read)."""
-    return fhir.from_object(resource)
+    return fhir.decode_resource(json.dumps(resource).encode())
 
 
 def resources_of(bundle: dict[str, Any]) -> dict[str, dict[str, Any]]:

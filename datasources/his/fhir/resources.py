@@ -271,6 +271,8 @@ Entry = tuple[AnyResource | Unreadable, str | None, str | None]  # (resource, se
 
 
 class SearchPage(msgspec.Struct, frozen=True, gc=False):
+    """One page of a search's answer: its entries, and the URL of the next page, if any."""
+
     entries: list[Entry]
     next_url: str | None
 
@@ -339,11 +341,6 @@ def decode_resource(data: bytes | msgspec.Raw) -> AnyResource | Unreadable:
         if loose is None or (isinstance(loose[0], Unreadable) and loose[0].kind is None):
             raise ValueError("not a FHIR resource") from None
         return loose[0]
-
-
-def from_object(value: dict[str, Any]) -> AnyResource | Unreadable:
-    """A resource already parsed as JSON (a dict), decoded as if read from the wire."""
-    return decode_resource(msgspec.json.encode(value))
 
 
 def contained_by_id(raws: tuple[msgspec.Raw, ...]) -> dict[str, AnyResource | Unreadable]:
