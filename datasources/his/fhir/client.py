@@ -388,7 +388,7 @@ class FhirHis:
                 if isinstance(resource, fhir.OperationOutcome):
                     _log_outcome(self.upstream, resource)
                     continue
-                kind = resource.kind if isinstance(resource, fhir.Unreadable) else type(resource).__name__
+                kind = fhir.type_name(resource)
                 if kind == resource_type and mode in (None, "match"):
                     result.matches.append(resource)
                     continue

@@ -70,6 +70,10 @@ _DATE_TIME = re.compile(
 )
 _MAX_MEMBER_DEPTH = 4
 _NO_QUANTITY = fhir.Quantity()
+# The parts of a record that repeat are read once: the members of a panel share its time, each test
+# its code, reference ranges and interpretation codes, every result its subject. Pure functions of
+# immutable values.
+_memo = functools.lru_cache(maxsize=4096)
 
 
 class MalformedResource(ValueError):
@@ -95,7 +99,7 @@ def readable(found: Found, kind: type[R]) -> R:
     if isinstance(found, fhir.Unreadable):
         raise MalformedResource(found.reason)
     if type(found) is not kind:
-        raise MalformedResource(f"not a {kind.__name__}")
+        raise MalformedResource(f"not a {kind.__struct_config__.tag}")
     return found
 
 
@@ -103,11 +107,6 @@ def parse_datetime(text: str | None, field: str, zone: ZoneInfo) -> datetime | N
     """A FHIR date, dateTime or instant as an aware UTC datetime. Partial dates (2017, 2017-03,
     2017-03-02) and times without offset mean the start of that period in the hospital's zone."""
     return None if text is None else _datetime(text, field, zone)
-
-
-# The parts of a record that repeat are read once: the members of a panel share its time, and each
-# test its code, reference ranges and interpretation codes. Pure functions of immutable values.
-_memo = functools.lru_cache(maxsize=4096)
 
 
 @_memo
@@ -173,7 +172,7 @@ def reference_key(reference: fhir.Reference | None) -> str | None:
     return normalise_reference(ref)
 
 
-@functools.lru_cache(maxsize=4096)  # the same references recur: every result's subject, panels' members
+@_memo
 def normalise_reference(ref: str) -> str:
     if ref.count("/") == 1 and "?" not in ref and not ref.startswith("/") and not ref.endswith("/"):
         return ref.strip()

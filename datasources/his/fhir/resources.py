@@ -277,6 +277,15 @@ class SearchPage(msgspec.Struct, frozen=True, gc=False):
     next_url: str | None
 
 
+# The resourceType of each struct, as its tag says (what the decoder matched in the JSON).
+_TYPE_NAMES: dict[type, str] = {t: str(t.__struct_config__.tag) for t in get_args(AnyResource)}
+
+
+def type_name(resource: AnyResource | Unreadable) -> str | None:
+    """The resourceType of a decoded resource, or of an unreadable one as far as it could be read."""
+    return resource.kind if isinstance(resource, Unreadable) else _TYPE_NAMES[type(resource)]
+
+
 _bundle = msgspec.json.Decoder(Bundle)
 _raw_bundle = msgspec.json.Decoder(RawBundle)
 _entry = msgspec.json.Decoder(BundleEntry)
@@ -291,12 +300,12 @@ def decode_search(data: bytes) -> SearchPage:
     except msgspec.ValidationError:
         raw = _raw_bundle.decode(data)
         return SearchPage(entries=_entries(raw.entry or ()), next_url=_next_url(raw.link))
-    found: list[Entry] = [
-        (entry.resource, entry.search.mode if entry.search else None, entry.full_url)
-        for entry in bundle.entry or ()
-        if entry.resource is not None
-    ]
+    found = [_as_entry(entry.resource, entry) for entry in bundle.entry or () if entry.resource is not None]
     return SearchPage(entries=found, next_url=_next_url(bundle.link))
+
+
+def _as_entry(resource: AnyResource, entry: BundleEntry) -> Entry:
+    return resource, entry.search.mode if entry.search else None, entry.full_url
 
 
 def _next_url(links: Any) -> str | None:
@@ -328,7 +337,7 @@ def _entries(raws: tuple[msgspec.Raw, ...]) -> list[Entry]:
                 )
             continue
         if entry.resource is not None:
-            found.append((entry.resource, entry.search.mode if entry.search else None, entry.full_url))
+            found.append(_as_entry(entry.resource, entry))
     return found
 
 
@@ -356,7 +365,7 @@ def contained_by_id(raws: tuple[msgspec.Raw, ...]) -> dict[str, AnyResource | Un
     return found
 
 
-_READ = frozenset(t.__struct_config__.tag for t in get_args(AnyResource))
+_READ = frozenset(_TYPE_NAMES.values())
 
 
 def _loose(data: bytes | msgspec.Raw, key: str | None) -> tuple[AnyResource | Unreadable, dict[str, Any]] | None:
