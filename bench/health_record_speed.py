@@ -127,18 +127,20 @@ async def main() -> None:
                 # Interleaved in rounds, so that a busier moment of the machine weighs on both alike.
                 cold: list[float] = []
                 instant: list[float] = []
-                asked = 0
+                asked = asked_instant = 0
                 for _ in range(10):
                     simulator.faults.update({"latency": latency})
                     timings, count = await measure(http, token, profile, patient, args.runs // 10, app, cold=True)
                     cold += timings
                     asked += count
                     simulator.faults.update({"latency": 0})
-                    instant += (await measure(http, token, profile, patient, args.runs // 10, app, cold=True))[0]
+                    timings, count = await measure(http, token, profile, patient, args.runs // 10, app, cold=True)
+                    instant += timings
+                    asked_instant += count
                 simulator.faults.update({"latency": latency})
                 warm, asked_warm = await measure(http, token, profile, patient, args.runs, app, cold=False)
                 print(line(f"{label} record ({reports} reports), cold", cold, args.latency_ms, asked))
-                print(line(f"{label} record, HIS answering at once", instant, args.latency_ms, 0))
+                print(line(f"{label} record, HIS answering at once", instant, args.latency_ms, asked_instant))
                 print(line(f"{label} record, warm cache", warm, args.latency_ms, asked_warm))
                 waits.append((label, statistics.median(cold) - statistics.median(instant)))
             for label, wait in waits:
