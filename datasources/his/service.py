@@ -9,9 +9,10 @@ Each answer is cached (encrypted: it is health data) with a soft and a hard time
 - nothing usable cached: the HIS is asked within the request's deadline; `HisUnavailable` if it
   cannot answer by then (the fetch still completes in the background, for the next request).
 
-Concurrent requests for the same key share one fetch (per process). An open circuit breaker
-makes the HIS fail at once, so stale data is served at once. Cache problems (Redis down) only
-cost a cache miss.
+Concurrent requests for the same key share one fetch (per process). A fetched answer is stored a
+moment after the requests waiting for it have it, and shared from memory until then. An open
+circuit breaker makes the HIS fail at once, so stale data is served at once. Cache problems (Redis
+down) only cost a cache miss.
 """
 
 from __future__ import annotations
@@ -86,6 +87,8 @@ class HisService:
         self._unseal = unseal
         self._inflight: dict[str, asyncio.Task[tuple[Any, datetime]]] = {}
         self._background: set[asyncio.Task[Any]] = set()
+        # Answers fetched but not stored yet (see `_write`), read as if they were in the cache.
+        self._unwritten: dict[str, Fetched[Any]] = {}
 
     # ---- reads -------------------------------------------------------------------------
 
@@ -149,8 +152,13 @@ class HisService:
             raise HisUnavailable(type(error).__name__) from None
 
     async def forget(self, patient_id: str) -> None:
-        """Drop what is cached of the patient's record (not their trends or visits)."""
-        await self._cache.delete(self._key("patient", patient_id), self._key("record", patient_id))
+        """Drop what is cached of the patient's record (not their trends or visits), including an
+        answer not stored yet: it is not stored any more."""
+        keys = (self._key("patient", patient_id), self._key("record", patient_id))
+        for key in keys:
+            self._unwritten.pop(key, None)
+        await asyncio.gather(*self._background, return_exceptions=True)
+        await self._cache.delete(*keys)
 
     async def aclose(self) -> None:
         tasks = [*self._inflight.values(), *self._background]
@@ -210,8 +218,9 @@ class HisService:
                 logger.exception("HIS %s: unexpected failure while reading", self.port.upstream)
                 raise HisUnavailable(type(error).__name__) from None
             as_of = self._clock()
-            # Serialised, sealed and written in a task of its own: the waiters have their answer already.
-            self._spawn(self._write(key, lambda: msgspec.json.encode(value), as_of, freshness))
+            fetched = Fetched(value, as_of, stale=False)
+            self._unwritten[key] = fetched
+            self._spawn(self._write(key, fetched, freshness))
             return value, as_of
 
         task = asyncio.get_running_loop().create_task(fetch())
@@ -236,6 +245,9 @@ class HisService:
 
     async def _read(self, key: str, decoder: msgspec.json.Decoder[Any]) -> Fetched[Any] | None:
         """The cached answer, fresh as far as the cache knows (the caller judges its age)."""
+        unwritten = self._unwritten.get(key)
+        if unwritten is not None:
+            return unwritten
         try:
             entry = await read_entry(self._cache, key, unseal=self._unseal)
             if entry is None:
@@ -246,20 +258,31 @@ class HisService:
             logger.warning("HIS cache read failed for %s; treated as a miss", key.split(":")[1], exc_info=True)
             return None
 
-    async def _write(self, key: str, value: Callable[[], bytes], as_of: datetime, freshness: Freshness) -> None:
+    async def _write(self, key: str, fetched: Fetched[Any], freshness: Freshness) -> None:
+        """Serialise, seal and store a fetched answer a moment after it came: serialising and sealing
+        a large record takes a fraction of a millisecond, which the responses waiting for the answer
+        would otherwise wait for. Until it is stored it is read from `_unwritten`."""
         try:
-            await asyncio.sleep(0)  # let the waiters run first
+            await asyncio.sleep(_WRITE_DELAY)
+            if self._unwritten.get(key) is not fetched:
+                return  # forgotten, or a newer answer came and is stored instead
             await write_entry(
                 self._cache,
                 key,
-                value(),
-                stored_at=as_of,
+                msgspec.json.encode(fetched.value),
+                stored_at=fetched.as_of,
                 ttl_seconds=freshness.hard.total_seconds(),
                 seal=self._seal,
             )
         except Exception:
             logger.warning("HIS cache write failed for %s", key.split(":")[1], exc_info=True)
+        finally:
+            if self._unwritten.get(key) is fetched:
+                del self._unwritten[key]
 
+
+# Long enough for the responses waiting for an answer to be completed first (a few ms for a large record).
+_WRITE_DELAY = 0.02
 
 _PATIENT: msgspec.json.Decoder[Any] = msgspec.json.Decoder(HisPatient | None)
 _RECORD: msgspec.json.Decoder[Any] = msgspec.json.Decoder(PatientRecord)

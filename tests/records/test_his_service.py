@@ -48,11 +48,21 @@ class FakePort:
         raise NotImplementedError
 
 
-def _service(port: FakePort, clock: Clock) -> HisService:
+class CountingCache(MemoryCache):
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes = 0
+
+    async def set(self, key: str, value: bytes, *, ttl_seconds: float | None = None) -> None:
+        self.writes += 1
+        await super().set(key, value, ttl_seconds=ttl_seconds)
+
+
+def _service(port: FakePort, clock: Clock, cache: MemoryCache | None = None) -> HisService:
     policy = CachePolicy(
         record=Freshness(timedelta(seconds=60), timedelta(hours=1)), stale_wait=0.01, background_budget=5
     )
-    return HisService(port, MemoryCache(), clock=clock, policy=policy)
+    return HisService(port, cache or MemoryCache(), clock=clock, policy=policy)
 
 
 async def _settle(service: HisService) -> None:
@@ -100,4 +110,37 @@ async def test_concurrent_misses_share_one_fetch_and_bugs_are_outages() -> None:
     port.failure = KeyError("a bug")
     with pytest.raises(HisUnavailable, match="KeyError"):
         await service.patient("P3", deadline=Deadline.after(1))
+    await service.aclose()
+
+
+async def test_an_answer_is_stored_after_its_readers_have_it_and_shared_from_memory_until_then() -> None:
+    port, clock, cache = FakePort(), Clock(ANCHOR), CountingCache()
+    service = _service(port, clock, cache)
+    first = await service.patient("P4", deadline=Deadline.after(1))
+    assert first.value is not None
+    assert (first.value.name, cache.writes) == ("call 1", 0)  # the reader did not wait for the write
+
+    again = await service.patient("P4", deadline=Deadline.after(1))
+    assert (again.value, again.as_of, again.stale, port.calls) == (first.value, first.as_of, False, 1)
+
+    await _settle(service)
+    assert cache.writes == 1
+    # Stored: another process sharing the cache reads it without asking the HIS.
+    other_port = FakePort()
+    from_cache = await _service(other_port, clock, cache).patient("P4", deadline=Deadline.after(1))
+    assert (from_cache.value, from_cache.as_of, other_port.calls) == (first.value, first.as_of, 0)
+    await service.aclose()
+
+
+async def test_forgetting_drops_an_answer_not_stored_yet() -> None:
+    port, clock, cache = FakePort(), Clock(ANCHOR), CountingCache()
+    service = _service(port, clock, cache)
+    await service.patient("P5", deadline=Deadline.after(1))
+    await service.forget("P5")
+    await _settle(service)
+    assert cache.writes == 0
+
+    after = await service.patient("P5", deadline=Deadline.after(1))
+    assert after.value is not None
+    assert (after.value.name, port.calls) == ("call 2", 2)
     await service.aclose()
