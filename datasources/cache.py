@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import secrets
 import struct
 import time
@@ -46,6 +47,7 @@ class Cache(Protocol):
     async def get(self, key: str) -> bytes | None: ...
     async def set(self, key: str, value: bytes, *, ttl_seconds: float | None = None) -> None: ...
     async def delete(self, *keys: str) -> None: ...
+    async def delete_prefix(self, prefix: str) -> None: ...
     async def acquire_lock(self, name: str, *, ttl_seconds: float) -> str | None: ...
     async def release_lock(self, name: str, token: str) -> bool: ...
     async def ping(self) -> bool: ...
@@ -99,6 +101,12 @@ class MemoryCache:
         async with self._lock:
             for key in keys:
                 self._items.pop(self._prefix + key, None)
+
+    async def delete_prefix(self, prefix: str) -> None:
+        async with self._lock:
+            start = self._prefix + prefix
+            for key in [key for key in self._items if key.startswith(start)]:
+                del self._items[key]
 
     async def acquire_lock(self, name: str, *, ttl_seconds: float) -> str | None:
         """A token when the lock was free (or its lease had run out), else None."""
@@ -239,6 +247,22 @@ class RedisCache:
         if keys:
             await self._call(lambda: self._redis.delete(*(self._prefix + key for key in keys)), 0)
 
+    async def delete_prefix(self, prefix: str) -> None:
+        """SCAN for the keys under `prefix` and UNLINK them in batches: Redis has no delete-by-pattern,
+        and one KEYS would block it while it walks every key."""
+
+        async def run() -> None:
+            batch: list[bytes] = []
+            async for key in self._redis.scan_iter(match=_glob_escape(self._prefix + prefix) + "*", count=1000):
+                batch.append(key)
+                if len(batch) >= _UNLINK_BATCH:
+                    await self._redis.unlink(*batch)
+                    batch = []
+            if batch:
+                await self._redis.unlink(*batch)
+
+        await self._call(run, None)
+
     async def acquire_lock(self, name: str, *, ttl_seconds: float) -> str | None:
         """SET NX PX: exactly one instance gets the token while the lease lasts; nobody during an outage."""
         token = secrets.token_hex(16)
@@ -270,6 +294,14 @@ class RedisCache:
 
     async def close(self) -> None:
         await self._redis.aclose()
+
+
+_UNLINK_BATCH = 500
+
+
+def _glob_escape(text: str) -> str:
+    """`text` matched literally by SCAN's glob-style MATCH."""
+    return re.sub(r"([*?\[\]\\])", r"\\\1", text)
 
 
 def create_cache(

@@ -1,38 +1,15 @@
 """Locks through the cache: one holder at a time, leases that run out, release only by the holder.
 
-Both backends run the same tests: the in-process store always, Redis when TEST_REDIS_URL is set
-(as in CI).
+Both backends run the same tests (the `cache` fixture of conftest.py).
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
-import uuid
-from collections.abc import AsyncIterator
 
 import pytest
 
-from datasources.cache import Cache, MemoryCache, RedisCache, holding_lock
-
-
-@pytest.fixture(params=["memory", "redis"])
-async def cache(request: pytest.FixtureRequest) -> AsyncIterator[Cache]:
-    prefix = f"hbff-test-locks-{uuid.uuid4().hex[:8]}:"
-    if request.param == "memory":
-        memory = MemoryCache(prefix)
-        yield memory
-        await memory.close()
-        return
-    url = os.environ.get("TEST_REDIS_URL")
-    if not url:
-        pytest.skip("TEST_REDIS_URL is not set; the Redis backend is tested where Redis runs (CI)")
-    redis = RedisCache(url, prefix)
-    if not await redis.ping():
-        pytest.fail("TEST_REDIS_URL is set but Redis cannot be reached", pytrace=False)
-    yield redis
-    await redis.delete("lock:refresh", "lock:other")
-    await redis.close()
+from datasources.cache import Cache, holding_lock
 
 
 async def test_only_one_caller_gets_the_lock(cache: Cache) -> None:
