@@ -27,7 +27,7 @@ from typing import Any, Generic, TypeVar
 
 import msgspec
 
-from datasources.cache import Cache, read_entry, write_entry
+from datasources.cache import Cache, CacheUnavailable, read_entry, write_entry
 from datasources.his.model import (
     AttachmentContent,
     HisPatient,
@@ -89,6 +89,8 @@ class HisService:
         self._background: set[asyncio.Task[Any]] = set()
         # Answers fetched but not stored yet (see `_write`), read as if they were in the cache.
         self._unwritten: dict[str, Fetched[Any]] = {}
+        # How many times each patient's entries were erased: a fetch under way meanwhile is not stored.
+        self._erasures: dict[str, int] = {}
 
     # ---- reads -------------------------------------------------------------------------
 
@@ -151,14 +153,23 @@ class HisService:
             logger.exception("HIS %s: attachment read failed unexpectedly", self.port.upstream)
             raise HisUnavailable(type(error).__name__) from None
 
-    async def forget(self, patient_id: str) -> None:
-        """Drop what is cached of the patient's record (not their trends or visits), including an
-        answer not stored yet: it is not stored any more."""
-        keys = (self._key("patient", patient_id), self._key("record", patient_id))
-        for key in keys:
-            self._unwritten.pop(key, None)
+    async def erase(self, patient_id: str) -> bool:
+        """Drop everything cached of the patient (record, reports, trends, visits), here and in the
+        shared cache, including answers not stored yet and those of fetches under way: once a consent
+        is withdrawn or a profile removed, their health data is not kept. False when the shared cache
+        could not be reached: its entries then end with their hard time-to-live."""
+        prefix = self._patient_prefix(patient_id)
+        self._erasures[prefix] = self._erasures.get(prefix, 0) + 1
+        for key in [key for key in self._unwritten if key.startswith(prefix)]:
+            del self._unwritten[key]
+        # A write past its check when the erasure began is waited for, then deleted with the rest.
         await asyncio.gather(*self._background, return_exceptions=True)
-        await self._cache.delete(*keys)
+        try:
+            await self._cache.strict().delete_prefix(prefix)
+        except CacheUnavailable:
+            logger.warning("HIS cache: a patient's entries could not be erased now; they expire by themselves")
+            return False
+        return True
 
     async def aclose(self) -> None:
         tasks = [*self._inflight.values(), *self._background]
@@ -168,10 +179,18 @@ class HisService:
 
     # ---- stale-while-revalidate ------------------------------------------------------------
 
-    def _key(self, kind: str, *parts: str) -> str:
+    def _patient_prefix(self, patient_id: str) -> str:
         # Hashed: keys are listed by anyone with access to Redis; patient ids stay out of them.
-        digest = hashlib.sha256("\x1f".join((self.port.upstream, *parts)).encode()).hexdigest()[:40]
-        return f"his:{kind}:{digest}"
+        digest = hashlib.sha256("\x1f".join((self.port.upstream, patient_id)).encode()).hexdigest()[:40]
+        return f"his:{digest}:"
+
+    def _key(self, kind: str, patient_id: str, *parts: str) -> str:
+        """`his:<patient>:<kind>[:<the rest>]`: every key of a patient under one prefix, to be erased
+        together; what else names the entry (a report id, a test code, a day) hashed as well."""
+        key = self._patient_prefix(patient_id) + kind
+        if parts:
+            key += ":" + hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:24]
+        return key
 
     async def _get(
         self,
@@ -208,6 +227,9 @@ class HisService:
         if running is not None:
             return running
 
+        prefix = _patient_prefix_of(key)
+        erasures = self._erasures.get(prefix, 0)
+
         async def fetch() -> tuple[Any, datetime]:
             try:
                 value = await load(Deadline.after(self._policy.background_budget))
@@ -218,9 +240,10 @@ class HisService:
                 logger.exception("HIS %s: unexpected failure while reading", self.port.upstream)
                 raise HisUnavailable(type(error).__name__) from None
             as_of = self._clock()
-            fetched = Fetched(value, as_of, stale=False)
-            self._unwritten[key] = fetched
-            self._spawn(self._write(key, fetched, freshness))
+            if self._erasures.get(prefix, 0) == erasures:
+                fetched = Fetched(value, as_of, stale=False)
+                self._unwritten[key] = fetched
+                self._spawn(self._write(key, fetched, freshness))
             return value, as_of
 
         task = asyncio.get_running_loop().create_task(fetch())
@@ -255,7 +278,7 @@ class HisService:
             # An entry that no longer fits the model (written by another version) is a miss, not an error.
             return Fetched(decoder.decode(entry.value), entry.stored_at, stale=False)
         except Exception:
-            logger.warning("HIS cache read failed for %s; treated as a miss", key.split(":")[1], exc_info=True)
+            logger.warning("HIS cache read failed for %s; treated as a miss", _kind_of(key), exc_info=True)
             return None
 
     async def _write(self, key: str, fetched: Fetched[Any], freshness: Freshness) -> None:
@@ -275,10 +298,19 @@ class HisService:
                 seal=self._seal,
             )
         except Exception:
-            logger.warning("HIS cache write failed for %s", key.split(":")[1], exc_info=True)
+            logger.warning("HIS cache write failed for %s", _kind_of(key), exc_info=True)
         finally:
             if self._unwritten.get(key) is fetched:
                 del self._unwritten[key]
+
+
+def _patient_prefix_of(key: str) -> str:
+    return key[: key.index(":", len("his:")) + 1]
+
+
+def _kind_of(key: str) -> str:
+    """The kind of entry, for logs (which never name the patient)."""
+    return key.split(":")[2]
 
 
 # Long enough for the responses waiting for an answer to be completed first (a few ms for a large record).

@@ -132,15 +132,34 @@ async def test_an_answer_is_stored_after_its_readers_have_it_and_shared_from_mem
     await service.aclose()
 
 
-async def test_forgetting_drops_an_answer_not_stored_yet() -> None:
+async def test_erasing_a_patient_drops_every_entry_and_answers_not_stored_yet_or_under_way() -> None:
     port, clock, cache = FakePort(), Clock(ANCHOR), CountingCache()
     service = _service(port, clock, cache)
-    await service.patient("P5", deadline=Deadline.after(1))
-    await service.forget("P5")
+    await service.patient("P5", deadline=Deadline.after(1))  # answered, not stored yet
+    await service.patient("P6", deadline=Deadline.after(1))  # another patient's
     await _settle(service)
-    assert cache.writes == 0
+    assert cache.writes == 2
+    await service.patient("P5", deadline=Deadline.after(1))
+    assert port.calls == 2  # P5 served from the cache
 
-    after = await service.patient("P5", deadline=Deadline.after(1))
-    assert after.value is not None
-    assert (after.value.name, port.calls) == ("call 2", 2)
+    # A fetch under way when the patient is erased is answered, and not stored.
+    clock.advance(seconds=61)
+    port.gate = asyncio.Event()
+    under_way = asyncio.ensure_future(service.patient("P5", deadline=Deadline.after(5)))
+    await asyncio.sleep(0)
+    assert await service.erase("P5") is True
+    port.gate.set()
+    assert (await under_way).value is not None
+    await _settle(service)
+    assert cache.writes == 2
+    port.gate = None
+
+    again = await service.patient("P5", deadline=Deadline.after(1))
+    assert again.value is not None
+    assert (again.value.name, port.calls) == ("call 4", 4)  # asked anew: nothing of P5 was left
+    # The other patient's entry stays: with the HIS down, it is what is served.
+    port.failure = HisUnavailable("HTTP 503")
+    other = await service.patient("P6", deadline=Deadline.after(1))
+    assert other.value is not None
+    assert (other.value.name, other.stale) == ("call 2", True)
     await service.aclose()
