@@ -337,11 +337,12 @@ async def update_profile(
     async with info.context.db() as db, db.begin():
         try:
             # Ownership is checked before input errors are reported, so they reveal nothing.
-            await store.get_profile(db, account_id=account_id, profile_id=profile_id)
+            current = await store.get_profile(db, account_id=account_id, profile_id=profile_id)
         except store.ProfileNotFound:
             raise await _denied(info, "profile.update", profile_id) from None
         if isinstance(valid, ValidationFailed):
             return valid
+        person_before, patient_before = current.id_number_digest, current.his_patient_id
         try:
             row = await store.update_profile(
                 db,
@@ -356,7 +357,11 @@ async def update_profile(
         await write_audit(
             info, db, action="profile.update", result=AuditResult.OK, target_type="PatientProfile", target_id=row.id
         )
-        return _success(info, row, await _account(db, account_id))
+        # Another person: the consents given for the previous one were withdrawn with the change.
+        withdrawn_for = patient_before if row.id_number_digest != person_before else None
+        result = _success(info, row, await _account(db, account_id))
+    await _erase_health_data(info, withdrawn_for)
+    return result
 
 
 async def remove_profile(
@@ -366,16 +371,18 @@ async def remove_profile(
     account_id = _patient_id(info)
     async with info.context.db() as db, db.begin():
         try:
-            await store.remove_profile(db, account_id=account_id, profile_id=profile_id)
+            his_patient_id = await store.remove_profile(db, account_id=account_id, profile_id=profile_id)
         except store.ProfileNotFound:
             raise await _denied(info, "profile.remove", profile_id) from None
         await write_audit(
             info, db, action="profile.remove", result=AuditResult.OK, target_type="PatientProfile", target_id=profile_id
         )
         account = await _account(db, account_id)
-        return RemoveProfileSuccess(
+        result = RemoveProfileSuccess(
             removed_profile_id=strawberry.ID(str(profile_id)), account=PatientAccount.from_row(account)
         )
+    await _erase_health_data(info, his_patient_id)
+    return result
 
 
 async def set_default_profile(
@@ -445,7 +452,17 @@ async def withdraw_health_data_consent(
         await write_audit(
             info, db, action="consent.withdraw", result=AuditResult.OK, target_type="PatientProfile", target_id=pid
         )
-        return _success(info, row, await _account(db, account_id))
+        his_patient_id = row.his_patient_id
+        result = _success(info, row, await _account(db, account_id))
+    await _erase_health_data(info, his_patient_id)
+    return result
+
+
+async def _erase_health_data(info: Info, his_patient_id: str | None) -> None:
+    """After the change is committed: what is cached of the patient's health data goes too (PIPL
+    art. 47). Should the shared cache be unreachable, its entries end with their time-to-live."""
+    if his_patient_id:
+        await info.context.his.erase(his_patient_id)
 
 
 # ---- audit log -------------------------------------------------------------------------

@@ -319,12 +319,14 @@ class Mutation:
     update_profile: ProfileResult = strawberry.field(
         resolver=identity_resolvers.update_profile,
         permission_classes=[IsPatient],
-        description="Change one of the account's profiles. A different ID number withdraws earlier consents.",
+        description="Change one of the account's profiles. A different ID number withdraws earlier consents, "
+        "and what is cached of the previous person's health data is erased.",
     )
     remove_profile: RemoveProfileResult = strawberry.field(
         resolver=identity_resolvers.remove_profile,
         permission_classes=[IsPatient],
-        description="Remove one of the account's profiles, with its consents.",
+        description="Remove one of the account's profiles, with its consents; what is cached of its health data "
+        "is erased.",
     )
     set_default_profile: ProfileResult = strawberry.field(
         resolver=identity_resolvers.set_default_profile,
@@ -345,7 +347,8 @@ class Mutation:
     withdraw_health_data_consent: ProfileResult = strawberry.field(
         resolver=identity_resolvers.withdraw_health_data_consent,
         permission_classes=[IsPatient],
-        description="Withdraw a profile's health-data consent; its health data is no longer processed.",
+        description="Withdraw a profile's health-data consent; its health data is no longer processed, and what is "
+        "cached of it is erased.",
     )
     update_visit_guide_step: UpdateVisitGuideStepResult = strawberry.field(
         resolver=companion_resolvers.update_visit_guide_step,

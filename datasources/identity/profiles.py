@@ -179,8 +179,10 @@ async def update_profile(
     return row
 
 
-async def remove_profile(db: AsyncSession, *, account_id: int, profile_id: int) -> None:
+async def remove_profile(db: AsyncSession, *, account_id: int, profile_id: int) -> str | None:
+    """Remove the profile and its consents; the HIS patient id it was linked to, if any."""
     row = await get_profile(db, account_id=account_id, profile_id=profile_id)
+    his_patient_id = row.his_patient_id
     await db.execute(delete(ProfileConsent).where(ProfileConsent.profile_id == row.id))
     await db.delete(row)
     await db.flush()
@@ -189,6 +191,7 @@ async def remove_profile(db: AsyncSession, *, account_id: int, profile_id: int) 
         account.default_profile_id = await db.scalar(
             select(func.min(PatientProfile.id)).where(PatientProfile.account_id == account_id)
         )
+    return his_patient_id
 
 
 async def set_default_profile(db: AsyncSession, *, account_id: int, profile_id: int) -> PatientProfile:
