@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from identity_support import Clock
 
-from datasources.cache import MemoryCache
+from datasources.cache import CacheUnavailable, MemoryCache
 from datasources.his.model import HisPatient, PatientRecord
 from datasources.his.resilience import Deadline, HisUnavailable
 from datasources.his.service import CachePolicy, Freshness, HisService
@@ -162,4 +162,25 @@ async def test_erasing_a_patient_drops_every_entry_and_answers_not_stored_yet_or
     other = await service.patient("P6", deadline=Deadline.after(1))
     assert other.value is not None
     assert (other.value.name, other.stale) == ("call 2", True)
+    await service.aclose()
+
+
+class UnreachableForErasure(MemoryCache):
+    async def delete_prefix(self, prefix: str) -> None:
+        raise CacheUnavailable("Redis is unreachable")
+
+
+async def test_an_erasure_the_cache_cannot_take_is_reported_and_changes_nothing_else(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    port, clock = FakePort(), Clock(ANCHOR)
+    service = _service(port, clock, UnreachableForErasure())
+    first = await service.patient("P7", deadline=Deadline.after(1))
+    await _settle(service)
+
+    assert await service.erase("P7") is False
+    assert "could not be erased" in caplog.text and "P7" not in caplog.text
+    # What the shared cache holds stays until its time-to-live; reads go on as before.
+    again = await service.patient("P7", deadline=Deadline.after(1))
+    assert (again.value, port.calls) == (first.value, 1)
     await service.aclose()
