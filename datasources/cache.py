@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import secrets
 import struct
 import time
@@ -47,7 +46,16 @@ class Cache(Protocol):
     async def get(self, key: str) -> bytes | None: ...
     async def set(self, key: str, value: bytes, *, ttl_seconds: float | None = None) -> None: ...
     async def delete(self, *keys: str) -> None: ...
-    async def delete_prefix(self, prefix: str) -> None: ...
+    async def set_in_group(self, key: str, value: bytes, *, ttl_seconds: float, group: str) -> bool:
+        """Store `value` as one of `group`'s keys, unless the group was erased within its blocking time
+        (then False, nothing stored); checked and stored in one step."""
+        ...
+
+    async def erase_group(self, group: str, *, block_seconds: float) -> None:
+        """Delete every key stored in `group`, and refuse new ones for `block_seconds` (if any): writes of
+        answers fetched before the erasure (by any instance) do not bring them back."""
+        ...
+
     async def acquire_lock(self, name: str, *, ttl_seconds: float) -> str | None: ...
     async def release_lock(self, name: str, token: str) -> bool: ...
     async def ping(self) -> bool: ...
@@ -71,6 +79,39 @@ end
 return 0
 """
 
+# Key groups (see Cache.set_in_group / erase_group). Like the lock scripts, these assume one Redis
+# server: the keys of a group are not all named in KEYS.
+_SET_IN_GROUP = """
+if redis.call('exists', KEYS[3]) == 1 then
+    return 0
+end
+redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2])
+redis.call('sadd', KEYS[2], KEYS[1])
+if redis.call('pttl', KEYS[2]) < tonumber(ARGV[2]) then
+    redis.call('pexpire', KEYS[2], ARGV[2])
+end
+return 1
+"""
+_ERASE_GROUP = """
+if tonumber(ARGV[1]) > 0 then
+    redis.call('set', KEYS[2], '1', 'PX', ARGV[1])
+end
+local keys = redis.call('smembers', KEYS[1])
+for i = 1, #keys, 500 do
+    redis.call('unlink', unpack(keys, i, math.min(i + 499, #keys)))
+end
+redis.call('unlink', KEYS[1])
+return #keys
+"""
+
+
+def _group_index(group: str) -> str:
+    return f"group:{group}:keys"
+
+
+def _group_erased(group: str) -> str:
+    return f"group:{group}:erased"
+
 
 class MemoryCache:
     """A dictionary with expiry times; good for one process and for tests."""
@@ -80,6 +121,7 @@ class MemoryCache:
     def __init__(self, prefix: str = "") -> None:
         self._prefix = prefix
         self._items: dict[str, tuple[bytes, float | None]] = {}
+        self._groups: dict[str, set[str]] = {}  # group -> its keys (prefixed)
         self._lock = asyncio.Lock()
 
     async def get(self, key: str) -> bytes | None:
@@ -102,11 +144,22 @@ class MemoryCache:
             for key in keys:
                 self._items.pop(self._prefix + key, None)
 
-    async def delete_prefix(self, prefix: str) -> None:
+    async def set_in_group(self, key: str, value: bytes, *, ttl_seconds: float, group: str) -> bool:
+        now = time.monotonic()
         async with self._lock:
-            start = self._prefix + prefix
-            for key in [key for key in self._items if key.startswith(start)]:
-                del self._items[key]
+            erased = self._items.get(self._prefix + _group_erased(group))
+            if erased is not None and erased[1] is not None and erased[1] > now:
+                return False
+            self._items[self._prefix + key] = (value, now + ttl_seconds)
+            self._groups.setdefault(group, set()).add(self._prefix + key)
+            return True
+
+    async def erase_group(self, group: str, *, block_seconds: float) -> None:
+        async with self._lock:
+            if block_seconds > 0:
+                self._items[self._prefix + _group_erased(group)] = (b"1", time.monotonic() + block_seconds)
+            for key in self._groups.pop(group, set()):
+                self._items.pop(key, None)
 
     async def acquire_lock(self, name: str, *, ttl_seconds: float) -> str | None:
         """A token when the lock was free (or its lease had run out), else None."""
@@ -247,21 +300,18 @@ class RedisCache:
         if keys:
             await self._call(lambda: self._redis.delete(*(self._prefix + key for key in keys)), 0)
 
-    async def delete_prefix(self, prefix: str) -> None:
-        """SCAN for the keys under `prefix` and UNLINK them in batches: Redis has no delete-by-pattern,
-        and one KEYS would block it while it walks every key."""
+    async def set_in_group(self, key: str, value: bytes, *, ttl_seconds: float, group: str) -> bool:
+        """One script: refused while the group's erasure blocks it, else SET and noted in the group's
+        index (kept as long as its longest-lived key), so that erasing needs no scan of the keyspace."""
+        keys = [self._prefix + key, self._prefix + _group_index(group), self._prefix + _group_erased(group)]
+        px = max(1, int(ttl_seconds * 1000))
+        stored = await self._call(lambda: self._redis.eval(_SET_IN_GROUP, 3, *keys, value, px), 0)
+        return bool(stored)
 
-        async def run() -> None:
-            batch: list[bytes] = []
-            async for key in self._redis.scan_iter(match=_glob_escape(self._prefix + prefix) + "*", count=1000):
-                batch.append(key)
-                if len(batch) >= _UNLINK_BATCH:
-                    await self._redis.unlink(*batch)
-                    batch = []
-            if batch:
-                await self._redis.unlink(*batch)
-
-        await self._call(run, None)
+    async def erase_group(self, group: str, *, block_seconds: float) -> None:
+        keys = [self._prefix + _group_index(group), self._prefix + _group_erased(group)]
+        px = int(block_seconds * 1000)  # 0: not blocked
+        await self._call(lambda: self._redis.eval(_ERASE_GROUP, 2, *keys, px), 0)
 
     async def acquire_lock(self, name: str, *, ttl_seconds: float) -> str | None:
         """SET NX PX: exactly one instance gets the token while the lease lasts; nobody during an outage."""
@@ -294,14 +344,6 @@ class RedisCache:
 
     async def close(self) -> None:
         await self._redis.aclose()
-
-
-_UNLINK_BATCH = 500
-
-
-def _glob_escape(text: str) -> str:
-    """`text` matched literally by SCAN's glob-style MATCH."""
-    return re.sub(r"([*?\[\]\\])", r"\\\1", text)
 
 
 def create_cache(
@@ -351,10 +393,16 @@ async def write_entry(
     stored_at: datetime,
     ttl_seconds: float,
     seal: Transform | None = None,
-) -> None:
-    """Store `value` with the instant it was obtained; `seal` (e.g. encryption) wraps the whole entry."""
+    group: str | None = None,
+) -> bool:
+    """Store `value` with the instant it was obtained; `seal` (e.g. encryption) wraps the whole entry.
+    In a `group` (see Cache.set_in_group), False when the group's erasure refused it."""
     payload = _ENTRY.pack(_MAGIC, round(stored_at.timestamp() * 1_000_000)) + value
-    await cache.set(key, seal(payload) if seal else payload, ttl_seconds=ttl_seconds)
+    sealed = seal(payload) if seal else payload
+    if group is not None:
+        return await cache.set_in_group(key, sealed, ttl_seconds=ttl_seconds, group=group)
+    await cache.set(key, sealed, ttl_seconds=ttl_seconds)
+    return True
 
 
 async def read_entry(cache: Cache, key: str, *, unseal: Transform | None = None) -> CachedEntry | None:

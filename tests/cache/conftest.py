@@ -7,6 +7,7 @@ import uuid
 from collections.abc import AsyncIterator
 
 import pytest
+from redis.asyncio import Redis
 
 from datasources.cache import Cache, MemoryCache, RedisCache
 
@@ -27,5 +28,9 @@ async def cache(request: pytest.FixtureRequest) -> AsyncIterator[Cache]:
     if not await redis.ping():
         pytest.fail("TEST_REDIS_URL is set but Redis cannot be reached", pytrace=False)
     yield redis
-    await redis.delete_prefix("")  # everything under this test's prefix
     await redis.close()
+    cleaner = Redis.from_url(url)  # everything under this test's prefix goes
+    keys = [key async for key in cleaner.scan_iter(match=f"{prefix}*")]
+    if keys:
+        await cleaner.unlink(*keys)
+    await cleaner.aclose()
