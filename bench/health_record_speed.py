@@ -74,7 +74,7 @@ async def measure(
     timings = []
     for _ in range(runs):
         if cold:
-            await resources.his.erase(patient)
+            await resources.his.erase(patient, block=False)
         started = time.perf_counter()
         await graphql(http, QUERY, {"id": profile}, token)
         timings.append((time.perf_counter() - started) * 1000)

@@ -12,7 +12,7 @@ Each answer is cached (encrypted: it is health data) with a soft and a hard time
 Concurrent requests for the same key share one fetch (per process). A fetched answer is stored a
 moment after the requests waiting for it have it, and shared from memory until then. An open
 circuit breaker makes the HIS fail at once, so stale data is served at once. Cache problems (Redis
-down) only cost a cache miss.
+down) only cost a cache miss. A patient's keys form one cache group, which `erase` deletes at once.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -27,7 +28,7 @@ from typing import Any, Generic, TypeVar
 
 import msgspec
 
-from datasources.cache import Cache, CacheUnavailable, read_entry, write_entry
+from datasources.cache import Cache, read_entry, write_entry
 from datasources.his.model import (
     AttachmentContent,
     HisPatient,
@@ -89,8 +90,8 @@ class HisService:
         self._background: set[asyncio.Task[Any]] = set()
         # Answers fetched but not stored yet (see `_write`), read as if they were in the cache.
         self._unwritten: dict[str, Fetched[Any]] = {}
-        # How many times each patient's entries were erased: a fetch under way meanwhile is not stored.
-        self._erasures: dict[str, int] = {}
+        # Patients' groups erased lately, until when (monotonic): answers about them are not stored.
+        self._blocked: dict[str, float] = {}
 
     # ---- reads -------------------------------------------------------------------------
 
@@ -153,23 +154,38 @@ class HisService:
             logger.exception("HIS %s: attachment read failed unexpectedly", self.port.upstream)
             raise HisUnavailable(type(error).__name__) from None
 
-    async def erase(self, patient_id: str) -> bool:
-        """Drop everything cached of the patient (record, reports, trends, visits), here and in the
-        shared cache, including answers not stored yet and those of fetches under way: once a consent
-        is withdrawn or a profile removed, their health data is not kept. False when the shared cache
-        could not be reached: its entries then end with their hard time-to-live."""
-        prefix = self._patient_prefix(patient_id)
-        self._erasures[prefix] = self._erasures.get(prefix, 0) + 1
-        for key in [key for key in self._unwritten if key.startswith(prefix)]:
+    async def erase(self, patient_id: str, *, block: bool = True) -> bool:
+        """Drop everything cached of the patient (record, reports, trends, visits), in this process and
+        in the shared cache: once a consent is withdrawn or a profile removed, their health data is not
+        kept. For as long as a fetch may last, no instance stores an answer about them either, so that
+        fetches already under way (a reader who passed the consent check just before) do not bring it
+        back. False when the shared cache could not be reached: its entries end with their hard TTL.
+        `block=False` only drops what is cached (the benchmark's cold runs)."""
+        group = self._patient_group(patient_id)
+        seconds = self._policy.background_budget + _WRITE_DELAY + 1.0 if block else 0.0
+        now = time.monotonic()
+        self._blocked = {g: until for g, until in self._blocked.items() if until > now}
+        if block:
+            self._blocked[group] = now + seconds
+        for key in [key for key in self._unwritten if key.startswith(group)]:
             del self._unwritten[key]
-        # A write past its check when the erasure began is waited for, then deleted with the rest.
-        await asyncio.gather(*self._background, return_exceptions=True)
+        cache = self._cache.strict()
         try:
-            await self._cache.strict().delete_prefix(prefix)
-        except CacheUnavailable:
-            logger.warning("HIS cache: a patient's entries could not be erased now; they expire by themselves")
+            await cache.erase_group(group, block_seconds=seconds)
+            # Keys of the format before groups, until they expire: only the record's can be named.
+            digest = group[len("his:{") : -1]
+            await cache.delete(f"his:patient:{digest}", f"his:record:{digest}")
+        except Exception as error:  # an outage, or a Redis that refuses the script: the change stands
+            logger.warning(
+                "HIS cache: a patient's entries could not be erased now (%s); they end with their time-to-live",
+                type(error).__name__,
+            )
             return False
         return True
+
+    def _is_blocked(self, group: str) -> bool:
+        until = self._blocked.get(group)
+        return until is not None and until > time.monotonic()
 
     async def aclose(self) -> None:
         tasks = [*self._inflight.values(), *self._background]
@@ -179,15 +195,17 @@ class HisService:
 
     # ---- stale-while-revalidate ------------------------------------------------------------
 
-    def _patient_prefix(self, patient_id: str) -> str:
-        # Hashed: keys are listed by anyone with access to Redis; patient ids stay out of them.
+    def _patient_group(self, patient_id: str) -> str:
+        """`his:{<digest>}`: the cache group of a patient's keys, erased together. Hashed, as keys are
+        listed by anyone with access to Redis and patient ids stay out of them; in braces, so that a
+        Redis Cluster keeps a patient's keys on one node."""
         digest = hashlib.sha256("\x1f".join((self.port.upstream, patient_id)).encode()).hexdigest()[:40]
-        return f"his:{digest}:"
+        return f"his:{{{digest}}}"
 
     def _key(self, kind: str, patient_id: str, *parts: str) -> str:
-        """`his:<patient>:<kind>[:<the rest>]`: every key of a patient under one prefix, to be erased
-        together; what else names the entry (a report id, a test code, a day) hashed as well."""
-        key = self._patient_prefix(patient_id) + kind
+        """`his:{<patient>}:<kind>[:<the rest>]`; what else names the entry (a report id, a test code, a
+        day) is hashed as well."""
+        key = f"{self._patient_group(patient_id)}:{kind}"
         if parts:
             key += ":" + hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:24]
         return key
@@ -227,9 +245,6 @@ class HisService:
         if running is not None:
             return running
 
-        prefix = _patient_prefix_of(key)
-        erasures = self._erasures.get(prefix, 0)
-
         async def fetch() -> tuple[Any, datetime]:
             try:
                 value = await load(Deadline.after(self._policy.background_budget))
@@ -240,7 +255,7 @@ class HisService:
                 logger.exception("HIS %s: unexpected failure while reading", self.port.upstream)
                 raise HisUnavailable(type(error).__name__) from None
             as_of = self._clock()
-            if self._erasures.get(prefix, 0) == erasures:
+            if not self._is_blocked(_group_of(key)):
                 fetched = Fetched(value, as_of, stale=False)
                 self._unwritten[key] = fetched
                 self._spawn(self._write(key, fetched, freshness))
@@ -288,7 +303,7 @@ class HisService:
         try:
             await asyncio.sleep(_WRITE_DELAY)
             if self._unwritten.get(key) is not fetched:
-                return  # forgotten, or a newer answer came and is stored instead
+                return  # erased, or a newer answer came and is stored instead
             await write_entry(
                 self._cache,
                 key,
@@ -296,6 +311,7 @@ class HisService:
                 stored_at=fetched.as_of,
                 ttl_seconds=freshness.hard.total_seconds(),
                 seal=self._seal,
+                group=_group_of(key),  # refused if the patient was erased meanwhile, by any instance
             )
         except Exception:
             logger.warning("HIS cache write failed for %s", _kind_of(key), exc_info=True)
@@ -304,8 +320,8 @@ class HisService:
                 del self._unwritten[key]
 
 
-def _patient_prefix_of(key: str) -> str:
-    return key[: key.index(":", len("his:")) + 1]
+def _group_of(key: str) -> str:
+    return key[: key.index("}") + 1]
 
 
 def _kind_of(key: str) -> str:

@@ -53,9 +53,10 @@ class CountingCache(MemoryCache):
         super().__init__()
         self.writes = 0
 
-    async def set(self, key: str, value: bytes, *, ttl_seconds: float | None = None) -> None:
-        self.writes += 1
-        await super().set(key, value, ttl_seconds=ttl_seconds)
+    async def set_in_group(self, key: str, value: bytes, *, ttl_seconds: float, group: str) -> bool:
+        stored = await super().set_in_group(key, value, ttl_seconds=ttl_seconds, group=group)
+        self.writes += stored
+        return stored
 
 
 def _service(port: FakePort, clock: Clock, cache: MemoryCache | None = None) -> HisService:
@@ -142,7 +143,7 @@ async def test_erasing_a_patient_drops_every_entry_and_answers_not_stored_yet_or
     await service.patient("P5", deadline=Deadline.after(1))
     assert port.calls == 2  # P5 served from the cache
 
-    # A fetch under way when the patient is erased is answered, and not stored.
+    # A fetch under way when the patient is erased is answered, and not stored (nor one started after).
     clock.advance(seconds=61)
     port.gate = asyncio.Event()
     under_way = asyncio.ensure_future(service.patient("P5", deadline=Deadline.after(5)))
@@ -166,7 +167,7 @@ async def test_erasing_a_patient_drops_every_entry_and_answers_not_stored_yet_or
 
 
 class UnreachableForErasure(MemoryCache):
-    async def delete_prefix(self, prefix: str) -> None:
+    async def erase_group(self, group: str, *, block_seconds: float) -> None:
         raise CacheUnavailable("Redis is unreachable")
 
 
@@ -184,3 +185,25 @@ async def test_an_erasure_the_cache_cannot_take_is_reported_and_changes_nothing_
     again = await service.patient("P7", deadline=Deadline.after(1))
     assert (again.value, port.calls) == (first.value, 1)
     await service.aclose()
+
+
+async def test_after_an_erasure_no_instance_stores_the_patient_for_a_while() -> None:
+    shared = CountingCache()
+    port, other_port, clock = FakePort(), FakePort(), Clock(ANCHOR)
+    here, there = _service(port, clock, shared), _service(other_port, clock, shared)
+    await there.patient("P9", deadline=Deadline.after(1))  # another instance: answered, not stored yet
+
+    # when: erased here, after which a reader who passed the consent check just before asks here
+    assert await here.erase("P9") is True
+    late = await here.patient("P9", deadline=Deadline.after(1))
+    assert late.value is not None
+    await _settle(here)
+    await _settle(there)
+
+    # then: neither answer reached the shared cache
+    assert shared.writes == 0
+    third = FakePort()
+    await _service(third, clock, shared).patient("P9", deadline=Deadline.after(1))
+    assert third.calls == 1
+    await here.aclose()
+    await there.aclose()
