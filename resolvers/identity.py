@@ -357,10 +357,11 @@ async def update_profile(
         await write_audit(
             info, db, action="profile.update", result=AuditResult.OK, target_type="PatientProfile", target_id=row.id
         )
-        # Another person: the consents given for the previous one were withdrawn with the change.
-        withdrawn_for = patient_before if row.id_number_digest != person_before else None
+        # Another person (whose consents were withdrawn with the change), or another HIS patient linked:
+        # what is cached of the previous patient is not this profile's to keep.
+        changed = row.id_number_digest != person_before or row.his_patient_id != patient_before
         result = _success(info, row, await _account(db, account_id))
-    await _erase_health_data(info, withdrawn_for)
+    await _erase_health_data(info, patient_before if changed else None)
     return result
 
 

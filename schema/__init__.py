@@ -319,8 +319,9 @@ class Mutation:
     update_profile: ProfileResult = strawberry.field(
         resolver=identity_resolvers.update_profile,
         permission_classes=[IsPatient],
-        description="Change one of the account's profiles. A different ID number withdraws earlier consents, "
-        "and what is cached of the previous person's health data is erased.",
+        description="Change one of the account's profiles. A different ID number withdraws earlier consents; "
+        "with it, or with a different HIS patient id, what is cached of the previous patient's health data is "
+        "erased.",
     )
     remove_profile: RemoveProfileResult = strawberry.field(
         resolver=identity_resolvers.remove_profile,
