@@ -105,6 +105,9 @@ return #keys
 """
 
 
+_SWEEP_EVERY = 1024
+
+
 def _group_index(group: str) -> str:
     return f"group:{group}:keys"
 
@@ -123,6 +126,7 @@ class MemoryCache:
         self._items: dict[str, tuple[bytes, float | None]] = {}
         self._groups: dict[str, set[str]] = {}  # group -> its keys (prefixed)
         self._lock = asyncio.Lock()
+        self._writes = 0
 
     async def get(self, key: str) -> bytes | None:
         item = self._items.get(self._prefix + key)
@@ -138,6 +142,7 @@ class MemoryCache:
         expires = None if ttl_seconds is None else time.monotonic() + ttl_seconds
         async with self._lock:
             self._items[self._prefix + key] = (value, expires)
+            self._wrote()
 
     async def delete(self, *keys: str) -> None:
         async with self._lock:
@@ -152,6 +157,7 @@ class MemoryCache:
                 return False
             self._items[self._prefix + key] = (value, now + ttl_seconds)
             self._groups.setdefault(group, set()).add(self._prefix + key)
+            self._wrote()
             return True
 
     async def erase_group(self, group: str, *, block_seconds: float) -> None:
@@ -182,11 +188,23 @@ class MemoryCache:
             del self._items[key]
             return True
 
+    def _wrote(self) -> None:
+        """Every so many writes, entries that expired without being read again (a past day's visit,
+        an erasure's block) leave, and groups keep only their live keys: memory stays bounded."""
+        self._writes += 1
+        if self._writes % _SWEEP_EVERY:
+            return
+        now = time.monotonic()
+        self._items = {key: item for key, item in self._items.items() if item[1] is None or item[1] > now}
+        groups = ((group, {key for key in keys if key in self._items}) for group, keys in self._groups.items())
+        self._groups = {group: live for group, live in groups if live}
+
     async def ping(self) -> bool:
         return True
 
     async def close(self) -> None:
         self._items.clear()
+        self._groups.clear()
 
     def strict(self) -> MemoryCache:
         return self  # a dictionary in this process is never unreachable

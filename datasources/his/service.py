@@ -59,6 +59,10 @@ class CachePolicy:
     visit: Freshness = Freshness(timedelta(seconds=10), timedelta(hours=2))
     stale_wait: float = 0.3  # seconds to wait for fresh data when stale data is at hand
     background_budget: float = 10.0  # seconds a fetch may take when nobody waits for it
+    # Seconds after an erasure during which no answer about the patient is stored: a request's
+    # deadline (a reader who passed the consent check just before may start a fetch until then),
+    # then that fetch's background budget, and a second more.
+    erasure_block: float = 21.0
 
 
 @dataclass(frozen=True)
@@ -162,7 +166,7 @@ class HisService:
         back. False when the shared cache could not be reached: its entries end with their hard TTL.
         `block=False` only drops what is cached (the benchmark's cold runs)."""
         group = self._patient_group(patient_id)
-        seconds = self._policy.background_budget + _WRITE_DELAY + 1.0 if block else 0.0
+        seconds = self._policy.erasure_block + _WRITE_DELAY if block else 0.0
         now = time.monotonic()
         self._blocked = {g: until for g, until in self._blocked.items() if until > now}
         if block:
@@ -224,15 +228,20 @@ class HisService:
             cached = None
         if cached is not None and now - cached.as_of < freshness.soft:
             return cached
-        task = self._refresh(key, load, freshness)
-        wait = deadline.remaining() if cached is None else min(self._policy.stale_wait, deadline.remaining())
-        try:
-            value, as_of = await asyncio.wait_for(asyncio.shield(task), timeout=wait)
-            return Fetched(value, as_of, stale=False)
-        except TimeoutError:
-            problem = "timed out"
-        except HisUnavailable as unavailable:
-            problem = str(unavailable)
+        if deadline.expired:
+            # Nothing is started past the request's deadline: every fetch begins within a request's
+            # deadline and ends within its background budget, the time an erasure's block covers.
+            problem = "deadline exceeded"
+        else:
+            task = self._refresh(key, load, freshness)
+            wait = deadline.remaining() if cached is None else min(self._policy.stale_wait, deadline.remaining())
+            try:
+                value, as_of = await asyncio.wait_for(asyncio.shield(task), timeout=wait)
+                return Fetched(value, as_of, stale=False)
+            except TimeoutError:
+                problem = "timed out"
+            except HisUnavailable as unavailable:
+                problem = str(unavailable)
         if cached is None:
             raise HisUnavailable(problem)
         logger.info("HIS %s: serving data of %s (%s)", self.port.upstream, cached.as_of.isoformat(), problem)

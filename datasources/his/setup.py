@@ -72,6 +72,7 @@ def build_his(
             resident_id_systems=[s.strip() for s in settings.his_resident_id_systems.split(",") if s.strip()],
             page_size=settings.his_page_size,
         )
+    background_budget = max(settings.his_deadline_ms / 1000, settings.his_attempt_timeout_ms / 1000) * 2
     policy = CachePolicy(
         record=Freshness(
             timedelta(seconds=settings.his_record_soft_ttl_seconds),
@@ -82,7 +83,8 @@ def build_his(
             timedelta(seconds=settings.his_visit_hard_ttl_seconds),
         ),
         stale_wait=settings.his_stale_wait_ms / 1000,
-        background_budget=max(settings.his_deadline_ms / 1000, settings.his_attempt_timeout_ms / 1000) * 2,
+        background_budget=background_budget,
+        erasure_block=settings.his_deadline_ms / 1000 + background_budget + 1.0,
     )
     return HisService(
         port,

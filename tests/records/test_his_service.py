@@ -23,9 +23,11 @@ class FakePort:
         self.calls = 0
         self.failure: Exception | None = None
         self.gate: asyncio.Event | None = None
+        self.asked = asyncio.Event()  # set on every call
 
     async def patient(self, patient_id: str, *, deadline: Deadline) -> HisPatient | None:
         self.calls += 1
+        self.asked.set()
         if self.gate is not None:
             await self.gate.wait()
         if self.failure is not None:
@@ -136,54 +138,75 @@ async def test_an_answer_is_stored_after_its_readers_have_it_and_shared_from_mem
 async def test_erasing_a_patient_drops_every_entry_and_answers_not_stored_yet_or_under_way() -> None:
     port, clock, cache = FakePort(), Clock(ANCHOR), CountingCache()
     service = _service(port, clock, cache)
-    await service.patient("P5", deadline=Deadline.after(1))  # answered, not stored yet
     await service.patient("P6", deadline=Deadline.after(1))  # another patient's
     await _settle(service)
-    assert cache.writes == 2
-    await service.patient("P5", deadline=Deadline.after(1))
-    assert port.calls == 2  # P5 served from the cache
+    await service.patient("P5", deadline=Deadline.after(1))  # answered, not stored yet
 
-    # A fetch under way when the patient is erased is answered, and not stored (nor one started after).
-    clock.advance(seconds=61)
-    port.gate = asyncio.Event()
+    # when / then: the answer not stored yet is dropped (the next read asks the HIS), and never written
+    assert await service.erase("P5") is True
+    fresh = await service.patient("P5", deadline=Deadline.after(1))
+    assert fresh.value is not None
+    assert (fresh.value.name, port.calls) == ("call 3", 3)
+    await _settle(service)
+    assert cache.writes == 1
+
+    # A fetch under way when the patient is erased is answered, and not stored.
+    port.gate, port.asked = asyncio.Event(), asyncio.Event()
     under_way = asyncio.ensure_future(service.patient("P5", deadline=Deadline.after(5)))
-    await asyncio.sleep(0)
+    await port.asked.wait()
     assert await service.erase("P5") is True
     port.gate.set()
     assert (await under_way).value is not None
     await _settle(service)
-    assert cache.writes == 2
+    assert cache.writes == 1
     port.gate = None
 
     again = await service.patient("P5", deadline=Deadline.after(1))
     assert again.value is not None
-    assert (again.value.name, port.calls) == ("call 4", 4)  # asked anew: nothing of P5 was left
+    assert (again.value.name, port.calls) == ("call 5", 5)  # asked anew: nothing of P5 was left
     # The other patient's entry stays: with the HIS down, it is what is served.
+    clock.advance(seconds=61)
     port.failure = HisUnavailable("HTTP 503")
     other = await service.patient("P6", deadline=Deadline.after(1))
     assert other.value is not None
-    assert (other.value.name, other.stale) == ("call 2", True)
+    assert (other.value.name, other.stale) == ("call 1", True)
     await service.aclose()
 
 
-class UnreachableForErasure(MemoryCache):
+class UnreachableForErasure(CountingCache):
     async def erase_group(self, group: str, *, block_seconds: float) -> None:
         raise CacheUnavailable("Redis is unreachable")
 
 
-async def test_an_erasure_the_cache_cannot_take_is_reported_and_changes_nothing_else(
+async def test_an_erasure_the_cache_cannot_take_is_reported_and_this_instance_still_stores_nothing(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    port, clock = FakePort(), Clock(ANCHOR)
-    service = _service(port, clock, UnreachableForErasure())
+    port, clock, cache = FakePort(), Clock(ANCHOR), UnreachableForErasure()
+    service = _service(port, clock, cache)
     first = await service.patient("P7", deadline=Deadline.after(1))
     await _settle(service)
+    assert cache.writes == 1
 
     assert await service.erase("P7") is False
     assert "could not be erased" in caplog.text and "P7" not in caplog.text
-    # What the shared cache holds stays until its time-to-live; reads go on as before.
+    # What the shared cache holds stays until its time-to-live, but this instance adds nothing.
     again = await service.patient("P7", deadline=Deadline.after(1))
     assert (again.value, port.calls) == (first.value, 1)
+    clock.advance(seconds=61)
+    refreshed = await service.patient("P7", deadline=Deadline.after(1))
+    await _settle(service)
+    assert refreshed.value is not None
+    assert (refreshed.value.name, port.calls, cache.writes) == ("call 2", 2, 1)
+    await service.aclose()
+
+
+async def test_nothing_is_fetched_past_the_requests_deadline() -> None:
+    port, clock = FakePort(), Clock(ANCHOR)
+    service = _service(port, clock)
+    expired = Deadline(at=0.0)
+    with pytest.raises(HisUnavailable, match="deadline exceeded"):
+        await service.patient("P8", deadline=expired)
+    assert port.calls == 0
     await service.aclose()
 
 
