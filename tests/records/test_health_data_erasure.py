@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from his_support import ADD_PERSON, GIVE_CONSENT, account_with, person
 from identity_support import REMOVE, UPDATE, WITHDRAW, gql
 
@@ -69,33 +70,27 @@ async def test_a_removed_profile_erases_the_cached_record_and_trends(his_app: An
         assert await _read_all(h, token, again) >= cold
 
 
-async def test_a_profile_changed_to_another_person_erases_the_previous_patients_cache(his_app: Any) -> None:
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [
+        pytest.param(person(2), person(3), id="another person, whose consents are withdrawn"),
+        pytest.param(person(3), person(3, hisPatientId="P999999"), id="the same person, linked to another HIS patient"),
+    ],
+)
+async def test_a_profile_changed_away_from_a_patient_erases_that_patients_cache(
+    his_app: Any, before: dict[str, Any], after: dict[str, Any]
+) -> None:
     async with his_app() as h:
-        token, (profile,) = await account_with(h.http, "erase-change", person(2))
+        token, (profile,) = await account_with(h.http, f"erase-change-{after['hisPatientId']}", before)
         # A relative's account holds the same patient: it reads through the same cache entries.
-        relative, (same_patient,) = await account_with(h.http, "erase-change-relative", person(2))
+        relative, (same_patient,) = await account_with(h.http, f"erase-relative-{after['hisPatientId']}", before)
         cold = await _read_all(h, token, profile)
         assert await _read_all(h, relative, same_patient) == 0
 
-        # when: the first account's profile becomes someone else
+        # when: the first account's profile is changed (a correction at the service desk, say)
         h.clock.advance(seconds=1)
-        changed = await gql(h.http, UPDATE, {"id": profile, "input": person(3)}, token)
+        changed = await gql(h.http, UPDATE, {"id": profile, "input": after}, token)
         assert changed["data"]["updateProfile"]["__typename"] == "ProfileSuccess", changed
 
         # then: the previous patient's entries are gone; the relative's next read asks the HIS again
-        assert await _read_all(h, relative, same_patient) >= cold
-
-
-async def test_a_profile_linked_to_another_his_patient_erases_the_previous_patients_cache(his_app: Any) -> None:
-    async with his_app() as h:
-        token, (profile,) = await account_with(h.http, "erase-relink", person(3))
-        relative, (same_patient,) = await account_with(h.http, "erase-relink-relative", person(3))
-        cold = await _read_all(h, token, profile)
-        assert await _read_all(h, relative, same_patient) == 0
-
-        # when: the same person, linked to another HIS patient id (a correction at the service desk)
-        changed = await gql(h.http, UPDATE, {"id": profile, "input": person(3, hisPatientId="P999999")}, token)
-        assert changed["data"]["updateProfile"]["__typename"] == "ProfileSuccess", changed
-
-        # then
         assert await _read_all(h, relative, same_patient) >= cold
