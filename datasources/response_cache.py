@@ -76,6 +76,7 @@ class ResponseCacheStats:
     lease_waits: int = 0  # waits for another instance's recompute
     redis_errors: int = 0
     invalidations_received: int = 0  # invalidation messages handled by the listener
+    listener_reconnects: int = 0  # times the listener's connection failed or went silent
 
 
 @dataclass
@@ -178,6 +179,7 @@ class ResponseCache:
         memory_entries: int = 512,
         lease_seconds: float = 5.0,
         wait_seconds: float = 2.0,
+        listener_quiet_seconds: float = 5.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.enabled = enabled
@@ -188,6 +190,7 @@ class ResponseCache:
         self._memory_entries = memory_entries
         self._lease_ms = max(1, int(lease_seconds * 1000))
         self._wait_seconds = wait_seconds
+        self._listener_quiet_seconds = listener_quiet_seconds
         self._clock = clock
         self._generations = _Generations()
         self._inflight: dict[str, asyncio.Future[CachedResponse | None]] = {}
@@ -427,20 +430,13 @@ class ResponseCache:
                 self._subscribed.set()
                 self._redis_recovered()
                 pause = 0.2
-                async for message in pubsub.listen():
-                    if message.get("type") != "message":
-                        continue
-                    try:
-                        tags = [str(tag) for tag in json.loads(message["data"])]
-                    except (ValueError, TypeError):
-                        continue
-                    self._drop_local(tags)
-                    async with self._received:
-                        self.stats.invalidations_received += 1
-                        self._received.notify_all()
+                await self._receive(pubsub)
             except asyncio.CancelledError:
                 raise
             except Exception as error:
+                # Messages may have been missed from now on: the first tier goes until subscribed again.
+                self._memory.clear()
+                self.stats.listener_reconnects += 1
                 self._redis_failed(error)
             finally:
                 with contextlib.suppress(Exception):
@@ -448,6 +444,34 @@ class ResponseCache:
             self._subscribed.clear()
             await asyncio.sleep(pause)
             pause = min(pause * 2, 5.0)
+
+    async def _receive(self, pubsub: Any) -> None:
+        """Handle invalidations until the connection fails. A connection can also die silently (a
+        restarted proxy or a dropped route, no reset ever arriving): after a quiet spell a PING must
+        be answered within the same time, else the connection counts as lost."""
+        quiet = self._listener_quiet_seconds
+        heard = time.monotonic()
+        pinged = False
+        while True:
+            message = await pubsub.get_message(timeout=quiet)
+            now = time.monotonic()
+            if message is None:
+                if pinged and now - heard >= quiet:
+                    raise ConnectionError("the invalidation channel did not answer a PING")
+                await pubsub.ping()
+                pinged = True
+                continue
+            heard, pinged = now, False
+            if message.get("type") != "message":
+                continue  # the answer to a PING
+            try:
+                tags = [str(tag) for tag in json.loads(message["data"])]
+            except (ValueError, TypeError):
+                continue
+            self._drop_local(tags)
+            async with self._received:
+                self.stats.invalidations_received += 1
+                self._received.notify_all()
 
     # ---- helpers ----
 

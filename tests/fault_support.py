@@ -85,7 +85,8 @@ class RedisServer:
 
 class TcpProxy:
     """Forwards 127.0.0.1:<port> to a target; `cut()` refuses new connections and resets the open
-    ones (a crashed server or a pulled cable), `restore()` accepts again on the same port.
+    ones (a crashed server or a pulled cable), `restore()` accepts again on the same port; `freeze()`
+    stops forwarding without closing anything (a route that silently drops packets), `thaw()` resumes.
 
     It runs its own event loop in a thread, so it serves apps in this process and in others alike.
     """
@@ -98,6 +99,8 @@ class TcpProxy:
         self._thread.start()
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
+        self._flowing = asyncio.Event()
+        self._loop.call_soon_threadsafe(self._flowing.set)
 
     def _run(self, coro: Any) -> Any:
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout=START_TIMEOUT)
@@ -107,6 +110,12 @@ class TcpProxy:
 
     def cut(self) -> None:
         self._run(self._cut())
+
+    def freeze(self) -> None:
+        self._loop.call_soon_threadsafe(self._flowing.clear)
+
+    def thaw(self) -> None:
+        self._loop.call_soon_threadsafe(self._flowing.set)
 
     def close(self) -> None:
         self.cut()
@@ -138,6 +147,7 @@ class TcpProxy:
         async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             try:
                 while data := await reader.read(65536):
+                    await self._flowing.wait()  # frozen: held here, as a dropped route would lose it
                     writer.write(data)
                     await writer.drain()
             except OSError:

@@ -399,3 +399,47 @@ async def test_an_invalidation_redis_did_not_take_is_sent_again_when_it_answers(
         if keys:
             await direct.delete(*keys)
         await direct.aclose()
+
+
+async def test_a_listener_whose_connection_dies_silently_notices_and_drops_its_first_tier(prefix: str) -> None:
+    from fault_support import TcpProxy
+    from redis.asyncio import Redis
+
+    url = _redis_url()
+    direct = Redis.from_url(url)
+    target = direct.connection_pool.connection_kwargs
+    proxy = TcpProxy(str(target.get("host", "127.0.0.1")), int(target.get("port", 6379)))
+    proxy.restore()
+    via_proxy = f"redis://127.0.0.1:{proxy.port}/{int(target.get('db', 0))}"
+    listening = ResponseCache(redis_url=via_proxy, prefix=prefix, listener_quiet_seconds=0.2)
+    other = ResponseCache(redis_url=url, prefix=prefix)
+    try:
+        await listening.start()
+        entry = CachedResponse(body=b"{}", content_type="application/json", max_age=60, tags=frozenset({"boards"}))
+
+        async def compute() -> CachedResponse | None:
+            return entry
+
+        await listening.get_or_compute("k", compute)
+        assert listening.in_memory("k")
+        # when: the route to Redis silently drops everything; another instance invalidates meanwhile
+        proxy.freeze()
+        await other.invalidate({"boards"})
+        # then: the listener finds its connection dead (no answer to its PING) and drops its first
+        # tier, since it may have missed invalidations, as this one
+        await _until(lambda: listening.stats.listener_reconnects > 0)
+        assert not listening.in_memory("k")
+        # and once the route works again, it listens again
+        proxy.thaw()
+        await _until(lambda: listening._subscribed.is_set())
+        await listening.get_or_compute("k2", compute)
+        await other.invalidate({"boards"})
+        await _until(lambda: not listening.in_memory("k2"))
+    finally:
+        await listening.close()
+        await other.close()
+        proxy.close()
+        keys = [key async for key in direct.scan_iter(match=prefix + "*")]
+        if keys:
+            await direct.delete(*keys)
+        await direct.aclose()
