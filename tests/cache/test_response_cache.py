@@ -422,6 +422,8 @@ async def test_a_listener_whose_connection_dies_silently_notices_and_drops_its_f
 
         await listening.get_or_compute("k", compute)
         assert listening.in_memory("k")
+        await asyncio.sleep(1.0)  # five quiet spells on a live connection: each PING is answered
+        assert (listening.stats.listener_reconnects, listening.in_memory("k")) == (0, True)
         # when: the route to Redis silently drops everything; another instance invalidates meanwhile
         proxy.freeze()
         await other.invalidate({"boards"})
