@@ -118,7 +118,7 @@ class TcpProxy:
         self._loop.call_soon_threadsafe(self._flowing.set)
 
     def close(self) -> None:
-        self.cut()
+        self._run(self._shutdown())
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=10)
         self._loop.close()
@@ -126,6 +126,14 @@ class TcpProxy:
     async def _listen(self) -> None:
         if self._server is None:
             self._server = await asyncio.start_server(self._connect, "127.0.0.1", self.port, reuse_address=True)
+
+    async def _shutdown(self) -> None:
+        """Cut, then end every connection's task (a frozen one would wait for ever)."""
+        await self._cut()
+        tasks = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _cut(self) -> None:
         if self._server is not None:
