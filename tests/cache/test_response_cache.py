@@ -13,6 +13,7 @@ import os
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
 
@@ -364,24 +365,46 @@ async def test_a_cancelled_computation_does_not_fail_the_requests_waiting_for_it
     assert first.cancelled()
 
 
-async def test_an_invalidation_redis_did_not_take_is_sent_again_when_it_answers(prefix: str) -> None:
+@dataclass
+class BehindProxy:
+    """TEST_REDIS_URL reached directly, and through a TcpProxy that can cut or freeze the route."""
+
+    direct: Any
+    proxy: Any
+    url: str
+
+
+@pytest.fixture
+async def behind_proxy(prefix: str) -> AsyncIterator[BehindProxy]:
     from fault_support import TcpProxy
     from redis.asyncio import Redis
 
-    url = _redis_url()
-    direct = Redis.from_url(url)
+    direct = Redis.from_url(_redis_url())
     target = direct.connection_pool.connection_kwargs
     proxy = TcpProxy(str(target.get("host", "127.0.0.1")), int(target.get("port", 6379)))
     proxy.restore()
-    via_proxy = f"redis://127.0.0.1:{proxy.port}/{int(target.get('db', 0))}"
-    cache = ResponseCache(redis_url=via_proxy, prefix=prefix)
+    yield BehindProxy(direct, proxy, f"redis://127.0.0.1:{proxy.port}/{int(target.get('db', 0))}")
+    proxy.close()
+    keys = [key async for key in direct.scan_iter(match=prefix + "*")]
+    if keys:
+        await direct.delete(*keys)
+    await direct.aclose()
+
+
+ENTRY = CachedResponse(body=b"{}", content_type="application/json", max_age=60, tags=frozenset({"boards"}))
+
+
+async def _entry() -> CachedResponse | None:
+    return ENTRY
+
+
+async def test_an_invalidation_redis_did_not_take_is_sent_again_when_it_answers(
+    prefix: str, behind_proxy: BehindProxy
+) -> None:
+    direct, proxy = behind_proxy.direct, behind_proxy.proxy
+    cache = ResponseCache(redis_url=behind_proxy.url, prefix=prefix)
     try:
-        entry = CachedResponse(body=b"{}", content_type="application/json", max_age=60, tags=frozenset({"boards"}))
-
-        async def compute() -> CachedResponse | None:
-            return entry
-
-        await cache.get_or_compute("k", compute)
+        await cache.get_or_compute("k", _entry)
         assert await direct.exists(f"{prefix}rc:e:k") == 1, cache.stats
         # when: the invalidation comes while Redis cannot be reached
         proxy.cut()
@@ -394,54 +417,32 @@ async def test_an_invalidation_redis_did_not_take_is_sent_again_when_it_answers(
         assert await direct.exists(f"{prefix}rc:e:k") == 0
     finally:
         await cache.close()
-        proxy.close()
-        keys = [key async for key in direct.scan_iter(match=prefix + "*")]
-        if keys:
-            await direct.delete(*keys)
-        await direct.aclose()
 
 
-async def test_a_listener_whose_connection_dies_silently_notices_and_drops_its_first_tier(prefix: str) -> None:
-    from fault_support import TcpProxy
-    from redis.asyncio import Redis
-
-    url = _redis_url()
-    direct = Redis.from_url(url)
-    target = direct.connection_pool.connection_kwargs
-    proxy = TcpProxy(str(target.get("host", "127.0.0.1")), int(target.get("port", 6379)))
-    proxy.restore()
-    via_proxy = f"redis://127.0.0.1:{proxy.port}/{int(target.get('db', 0))}"
-    listening = ResponseCache(redis_url=via_proxy, prefix=prefix, listener_quiet_seconds=0.2)
-    other = ResponseCache(redis_url=url, prefix=prefix)
+async def test_a_listener_whose_connection_dies_silently_notices_and_drops_its_first_tier(
+    prefix: str, behind_proxy: BehindProxy
+) -> None:
+    listening = ResponseCache(redis_url=behind_proxy.url, prefix=prefix, listener_quiet_seconds=0.2)
+    other = ResponseCache(redis_url=_redis_url(), prefix=prefix)
     try:
         await listening.start()
-        entry = CachedResponse(body=b"{}", content_type="application/json", max_age=60, tags=frozenset({"boards"}))
-
-        async def compute() -> CachedResponse | None:
-            return entry
-
-        await listening.get_or_compute("k", compute)
+        await listening.get_or_compute("k", _entry)
         assert listening.in_memory("k")
         await asyncio.sleep(1.0)  # five quiet spells on a live connection: each PING is answered
         assert (listening.stats.listener_reconnects, listening.in_memory("k")) == (0, True)
         # when: the route to Redis silently drops everything; another instance invalidates meanwhile
-        proxy.freeze()
+        behind_proxy.proxy.freeze()
         await other.invalidate({"boards"})
         # then: the listener finds its connection dead (no answer to its PING) and drops its first
         # tier, since it may have missed invalidations, as this one
         await _until(lambda: listening.stats.listener_reconnects > 0)
         assert not listening.in_memory("k")
         # and once the route works again, it listens again
-        proxy.thaw()
+        behind_proxy.proxy.thaw()
         await _until(lambda: listening._subscribed.is_set())
-        await listening.get_or_compute("k2", compute)
+        await listening.get_or_compute("k2", _entry)
         await other.invalidate({"boards"})
         await _until(lambda: not listening.in_memory("k2"))
     finally:
         await listening.close()
         await other.close()
-        proxy.close()
-        keys = [key async for key in direct.scan_iter(match=prefix + "*")]
-        if keys:
-            await direct.delete(*keys)
-        await direct.aclose()
