@@ -108,6 +108,10 @@ return #keys
 _SWEEP_EVERY = 1024
 
 
+def _unexpired(item: tuple[bytes, float | None], now: float) -> bool:
+    return item[1] is None or item[1] > now
+
+
 def _group_index(group: str) -> str:
     return f"group:{group}:keys"
 
@@ -129,14 +133,15 @@ class MemoryCache:
         self._writes = 0
 
     async def get(self, key: str) -> bytes | None:
-        item = self._items.get(self._prefix + key)
-        if item is None:
-            return None
-        value, expires = item
-        if expires is not None and expires <= time.monotonic():
-            self._items.pop(self._prefix + key, None)
-            return None
+        value = self._live(self._prefix + key)
+        if value is None:
+            self._items.pop(self._prefix + key, None)  # expired, if it was there at all
         return value
+
+    def _live(self, stored_key: str) -> bytes | None:
+        """The value under `stored_key` (prefix included) unless absent or expired."""
+        item = self._items.get(stored_key)
+        return item[0] if item is not None and _unexpired(item, time.monotonic()) else None
 
     async def set(self, key: str, value: bytes, *, ttl_seconds: float | None = None) -> None:
         expires = None if ttl_seconds is None else time.monotonic() + ttl_seconds
@@ -150,12 +155,10 @@ class MemoryCache:
                 self._items.pop(self._prefix + key, None)
 
     async def set_in_group(self, key: str, value: bytes, *, ttl_seconds: float, group: str) -> bool:
-        now = time.monotonic()
         async with self._lock:
-            erased = self._items.get(self._prefix + _group_erased(group))
-            if erased is not None and erased[1] is not None and erased[1] > now:
+            if self._live(self._prefix + _group_erased(group)) is not None:
                 return False
-            self._items[self._prefix + key] = (value, now + ttl_seconds)
+            self._items[self._prefix + key] = (value, time.monotonic() + ttl_seconds)
             self._groups.setdefault(group, set()).add(self._prefix + key)
             self._wrote()
             return True
@@ -171,8 +174,7 @@ class MemoryCache:
         """A token when the lock was free (or its lease had run out), else None."""
         key = self._prefix + LOCK_PREFIX + name
         async with self._lock:
-            held = self._items.get(key)
-            if held is not None and (held[1] is None or held[1] > time.monotonic()):
+            if self._live(key) is not None:
                 return None
             token = secrets.token_hex(16)
             self._items[key] = (token.encode(), time.monotonic() + ttl_seconds)
@@ -182,8 +184,7 @@ class MemoryCache:
         """Free the lock if `token` still holds it; False when the lease had passed to someone else."""
         key = self._prefix + LOCK_PREFIX + name
         async with self._lock:
-            held = self._items.get(key)
-            if held is None or held[0] != token.encode() or (held[1] is not None and held[1] <= time.monotonic()):
+            if self._live(key) != token.encode():
                 return False
             del self._items[key]
             return True
@@ -195,7 +196,7 @@ class MemoryCache:
         if self._writes % _SWEEP_EVERY:
             return
         now = time.monotonic()
-        self._items = {key: item for key, item in self._items.items() if item[1] is None or item[1] > now}
+        self._items = {key: item for key, item in self._items.items() if _unexpired(item, now)}
         groups = ((group, {key for key in keys if key in self._items}) for group, keys in self._groups.items())
         self._groups = {group: live for group, live in groups if live}
 
@@ -412,15 +413,15 @@ async def write_entry(
     ttl_seconds: float,
     seal: Transform | None = None,
     group: str | None = None,
-) -> bool:
+) -> None:
     """Store `value` with the instant it was obtained; `seal` (e.g. encryption) wraps the whole entry.
-    In a `group` (see Cache.set_in_group), False when the group's erasure refused it."""
+    In a `group` (see Cache.set_in_group), nothing is stored while the group's erasure refuses it."""
     payload = _ENTRY.pack(_MAGIC, round(stored_at.timestamp() * 1_000_000)) + value
     sealed = seal(payload) if seal else payload
     if group is not None:
-        return await cache.set_in_group(key, sealed, ttl_seconds=ttl_seconds, group=group)
-    await cache.set(key, sealed, ttl_seconds=ttl_seconds)
-    return True
+        await cache.set_in_group(key, sealed, ttl_seconds=ttl_seconds, group=group)
+    else:
+        await cache.set(key, sealed, ttl_seconds=ttl_seconds)
 
 
 async def read_entry(cache: Cache, key: str, *, unseal: Transform | None = None) -> CachedEntry | None:

@@ -177,7 +177,7 @@ class HisService:
         try:
             await cache.erase_group(group, block_seconds=seconds)
             # Keys of the format before groups, until they expire: only the record's can be named.
-            digest = group[len("his:{") : -1]
+            digest = self._patient_digest(patient_id)
             await cache.delete(f"his:patient:{digest}", f"his:record:{digest}")
         except Exception as error:  # an outage, or a Redis that refuses the script: the change stands
             logger.warning(
@@ -199,12 +199,14 @@ class HisService:
 
     # ---- stale-while-revalidate ------------------------------------------------------------
 
+    def _patient_digest(self, patient_id: str) -> str:
+        # Hashed: keys are listed by anyone with access to Redis; patient ids stay out of them.
+        return hashlib.sha256("\x1f".join((self.port.upstream, patient_id)).encode()).hexdigest()[:40]
+
     def _patient_group(self, patient_id: str) -> str:
-        """`his:{<digest>}`: the cache group of a patient's keys, erased together. Hashed, as keys are
-        listed by anyone with access to Redis and patient ids stay out of them; in braces, so that a
+        """`his:{<digest>}`: the cache group of a patient's keys, erased together; in braces, so that a
         Redis Cluster keeps a patient's keys on one node."""
-        digest = hashlib.sha256("\x1f".join((self.port.upstream, patient_id)).encode()).hexdigest()[:40]
-        return f"his:{{{digest}}}"
+        return f"his:{{{self._patient_digest(patient_id)}}}"
 
     def _key(self, kind: str, patient_id: str, *parts: str) -> str:
         """`his:{<patient>}:<kind>[:<the rest>]`; what else names the entry (a report id, a test code, a
