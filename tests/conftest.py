@@ -32,7 +32,7 @@ from datasources.db.engine import create_engine
 from datasources.db.migrate import upgrade_to_head
 from datasources.db.scratch import create_database, drop_database
 from settings import ROOT, Settings, load_settings
-from support import ANCHOR, HIGH_RATE_LIMITS, TEST_SCALE
+from support import ANCHOR, HIGH_RATE_LIMITS, TEST_SCALE, drop_redis_keys
 
 
 @dataclass(frozen=True)
@@ -80,11 +80,7 @@ async def backend(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Bac
     yield Backend(database_url, redis_url, prefix)
 
     if redis_url:
-        client = Redis.from_url(redis_url)
-        keys = [key async for key in client.scan_iter(match=prefix + "*")]
-        if keys:
-            await client.delete(*keys)
-        await client.aclose()
+        await drop_redis_keys(redis_url, prefix)
     if created_database and admin_url:
         await drop_database(admin_url, created_database)
 

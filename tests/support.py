@@ -6,6 +6,8 @@ import base64
 from datetime import UTC, datetime
 from typing import Any
 
+from redis.asyncio import Redis
+
 # The demo history ends here; the app under test sees this instant as "now".
 ANCHOR = datetime(2026, 11, 15, 4, 0, tzinfo=UTC)
 TEST_SCALE = 0.05  # 5,000 consults: enough for every statistic, quick to seed
@@ -43,3 +45,12 @@ def parse_time(value: Any) -> datetime | None:
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+async def drop_redis_keys(url: str, prefix: str) -> None:
+    """Delete every key under `prefix` (a test's own) on the Redis at `url`."""
+    client = Redis.from_url(url)
+    keys = [key async for key in client.scan_iter(match=prefix + "*")]
+    if keys:
+        await client.delete(*keys)
+    await client.aclose()

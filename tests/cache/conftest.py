@@ -7,9 +7,9 @@ import uuid
 from collections.abc import AsyncIterator
 
 import pytest
-from redis.asyncio import Redis
 
 from datasources.cache import Cache, MemoryCache, RedisCache
+from support import drop_redis_keys
 
 
 @pytest.fixture(params=["memory", "redis"])
@@ -29,8 +29,4 @@ async def cache(request: pytest.FixtureRequest) -> AsyncIterator[Cache]:
         pytest.fail("TEST_REDIS_URL is set but Redis cannot be reached", pytrace=False)
     yield redis
     await redis.close()
-    cleaner = Redis.from_url(url)  # everything under this test's prefix goes
-    keys = [key async for key in cleaner.scan_iter(match=f"{prefix}*")]
-    if keys:
-        await cleaner.unlink(*keys)
-    await cleaner.aclose()
+    await drop_redis_keys(url, prefix)

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from datasources.response_cache import CachedResponse, ResponseCache, response_cache_key
+from support import drop_redis_keys
 
 
 def _response(text: str, *tags: str, max_age: int = 60) -> CachedResponse:
@@ -385,10 +386,8 @@ async def behind_proxy(prefix: str) -> AsyncIterator[BehindProxy]:
     proxy.restore()
     yield BehindProxy(direct, proxy, f"redis://127.0.0.1:{proxy.port}/{int(target.get('db', 0))}")
     proxy.close()
-    keys = [key async for key in direct.scan_iter(match=prefix + "*")]
-    if keys:
-        await direct.delete(*keys)
     await direct.aclose()
+    await drop_redis_keys(_redis_url(), prefix)
 
 
 ENTRY = CachedResponse(body=b"{}", content_type="application/json", max_age=60, tags=frozenset({"boards"}))
